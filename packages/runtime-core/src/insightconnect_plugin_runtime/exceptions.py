@@ -1,0 +1,222 @@
+"""Exceptions plugins raise and the runtime reports.
+
+Hierarchy::
+
+    Exception
+    ├── ClientException            the caller sent something wrong            -> HTTP 400
+    ├── ServerException            something failed on the far side           -> HTTP 500
+    ├── LoggedException            carries the error envelope of a failed step
+    └── ConnectionTestException    structured failure: cause / assistance / data -> HTTP 400
+        └── PluginException        same, reported as a plugin failure
+            └── APIException       same, plus the upstream ``status_code``
+
+``ConnectionTestException(preset=...)`` takes its cause and assistance from the ``causes`` and
+``assistances`` tables; plugins' own tests compare against those tables, so the wording is ours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ResponseExceptionData:
+    """Where the helpers take an exception's ``data`` from when a request fails."""
+
+    RESPONSE_TEXT = "response_text"
+    RESPONSE_JSON = "response_json"
+    RESPONSE = "response"
+    EXCEPTION = "exception"
+
+
+class HTTPStatusCodes:
+    """HTTP status codes by name, for plugins that build their own status maps."""
+
+    BAD_REQUEST = 400
+    UNAUTHORIZED = 401
+    PAYMENT_REQUIRED = 402
+    FORBIDDEN = 403
+    NOT_FOUND = 404
+    METHOD_NOT_ALLOWED = 405
+    NOT_ACCEPTABLE = 406
+    PROXY_AUTHENTICATION_REQUIRED = 407
+    REQUEST_TIMEOUT = 408
+    CONFLICT = 409
+    GONE = 410
+    LENGTH_REQUIRED = 411
+    PRECONDITION_FAILED = 412
+    PAYLOAD_TOO_LARGE = 413
+    URI_TOO_LONG = 414
+    UNSUPPORTED_MEDIA_TYPE = 415
+    RANGE_NOT_SATISFIABLE = 416
+    EXPECTATION_FAILED = 417
+    I_AM_A_TEAPOT = 418
+    MISDIRECTED_REQUEST = 421
+    UNPROCESSABLE_ENTITY = 422
+    LOCKED = 423
+    FAILED_DEPENDENCY = 424
+    TOO_EARLY = 425
+    UPGRADE_REQUIRED = 426
+    PRECONDITION_REQUIRED = 428
+    TOO_MANY_REQUESTS = 429
+    REQUEST_HEADER_FIELDS_TOO_LARGE = 431
+    UNAVAILABLE_FOR_LEGAL_REASONS = 451
+    INTERNAL_SERVER_ERROR = 500
+    NOT_IMPLEMENTED = 501
+    BAD_GATEWAY = 502
+    SERVICE_UNAVAILABLE = 503
+    GATEWAY_TIMEOUT = 504
+    HTTP_VERSION_NOT_SUPPORTED = 505
+    VARIANT_ALSO_NEGOTIATES = 506
+    INSUFFICIENT_STORAGE = 507
+    LOOP_DETECTED = 508
+    NOT_EXTENDED = 510
+    NETWORK_AUTHENTICATION_REQUIRED = 511
+
+
+class ClientException(Exception):
+    """The message or input sent to the plugin is wrong; the caller must fix it (HTTP 400)."""
+
+
+class ServerException(Exception):
+    """A server the plugin depends on failed (HTTP 500)."""
+
+
+class LoggedException(Exception):
+    """A step failed; ``output`` is the error envelope already built for the reply."""
+
+    def __init__(self, ex: BaseException, output: dict[str, Any]) -> None:
+        super().__init__(ex)
+        self.ex = ex
+        self.output = output
+
+    def __str__(self) -> str:
+        return str(self.ex)
+
+
+class _Preset:
+    """Names of the ready-made causes and assistances (the value is the table key)."""
+
+    API_KEY = "api_key"
+    UNAUTHORIZED = "unauthorized"
+    RATE_LIMIT = "rate_limit"
+    USERNAME_PASSWORD = "username_password"
+    NOT_FOUND = "not_found"
+    SERVER_ERROR = "server_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INVALID_JSON = "invalid_json"
+    UNKNOWN = "unknown"
+    BASE64_ENCODE = "base64_encode"
+    BASE64_DECODE = "base64_decode"
+    TIMEOUT = "timeout"
+    BAD_REQUEST = "bad_request"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    CONNECTION_ERROR = "connection_error"
+    REDIRECT_ERROR = "redirect_error"
+
+
+_CAUSES: dict[str, str] = {
+    _Preset.API_KEY: "The service rejected the API key.",
+    _Preset.UNAUTHORIZED: "The account is not permitted to use this part of the service.",
+    _Preset.RATE_LIMIT: "The service is limiting the rate of requests from this account.",
+    _Preset.USERNAME_PASSWORD: "The service rejected the username or the password.",
+    _Preset.NOT_FOUND: "The requested resource or endpoint could not be found.",
+    _Preset.SERVER_ERROR: "The service reported an internal error.",
+    _Preset.SERVICE_UNAVAILABLE: "The service is not available right now.",
+    _Preset.INVALID_JSON: "The service answered with something that is not valid JSON.",
+    _Preset.UNKNOWN: "An unexpected problem stopped the plugin.",
+    _Preset.BASE64_ENCODE: "The data could not be base64-encoded.",
+    _Preset.BASE64_DECODE: "The data could not be base64-decoded.",
+    _Preset.TIMEOUT: "The request to the service took too long and was abandoned.",
+    _Preset.BAD_REQUEST: "The service could not accept the request as it was sent.",
+    _Preset.INVALID_CREDENTIALS: "The service did not accept the credentials.",
+    _Preset.METHOD_NOT_ALLOWED: "The service does not accept this HTTP method for the resource.",
+    _Preset.CONFLICT: "The request conflicts with the current state of the resource.",
+    _Preset.CONNECTION_ERROR: "The plugin could not open a connection to the service.",
+    _Preset.REDIRECT_ERROR: "The service redirected the request too many times.",
+}
+
+_ASSISTANCES: dict[str, str] = {
+    _Preset.API_KEY: "Check the API key in the plugin connection and try again.",
+    _Preset.UNAUTHORIZED: "Ask the service administrator to grant the account the needed permissions.",
+    _Preset.RATE_LIMIT: "Wait a while and retry, or run the workflow less often.",
+    _Preset.USERNAME_PASSWORD: "Check the username and password in the plugin connection.",
+    _Preset.NOT_FOUND: "Check the URL and identifiers in the connection and the step input.",
+    _Preset.SERVER_ERROR: "Check the connection and the input; if it keeps happening, contact the vendor.",
+    _Preset.SERVICE_UNAVAILABLE: "Retry later; the service may be down for maintenance.",
+    _Preset.INVALID_JSON: "The service sent a non-JSON or empty body; check its status and the request.",
+    _Preset.UNKNOWN: "Look at the step log for details; if it keeps happening, contact support.",
+    _Preset.BASE64_ENCODE: "This usually means the plugin passed the wrong data; contact the plugin author.",
+    _Preset.BASE64_DECODE: "Check the input is valid base64 (length and padding).",
+    _Preset.TIMEOUT: "Check network access to the service and that it is responding, then retry.",
+    _Preset.BAD_REQUEST: "Check the step input against what the service expects.",
+    _Preset.INVALID_CREDENTIALS: "Check the credentials in the plugin connection and try again.",
+    _Preset.METHOD_NOT_ALLOWED: "Use an HTTP method the service supports for this resource.",
+    _Preset.CONFLICT: "Check the resource's current state before repeating the request.",
+    _Preset.CONNECTION_ERROR: "Check the service address and the network path to it.",
+    _Preset.REDIRECT_ERROR: "Check the URL; the service may be redirecting in a loop.",
+}
+
+
+class ConnectionTestException(Exception):
+    """A failure with a cause, an assistance and optional data, shown to the workflow user.
+
+    Args:
+        cause: what went wrong; ignored when ``preset`` is given.
+        assistance: what the user can do about it; ignored when ``preset`` is given.
+        data: extra detail (usually the upstream response); rendered with ``str``.
+        preset: one of :class:`ConnectionTestException.Preset`; unknown names raise ``KeyError``.
+    """
+
+    Preset = _Preset
+    causes: dict[str, str] = _CAUSES
+    assistances: dict[str, str] = _ASSISTANCES
+
+    #: Prefix of ``str(exc)``; subclasses say whose failure it is.
+    _summary = "Connection test failed!"
+    _data_label = "Response was:"
+
+    def __init__(
+        self,
+        cause: str | None = None,
+        assistance: str | None = None,
+        data: Any = None,
+        preset: str | None = None,
+    ) -> None:
+        if preset is not None:
+            cause = self.causes[preset]
+            assistance = self.assistances[preset]
+        self.cause: str = cause or ""
+        self.assistance: str = assistance or ""
+        self.data: Any = str(data) if data else ""
+        self.preset = preset
+        super().__init__(self.cause, self.assistance, self.data)
+
+    def __str__(self) -> str:
+        parts = [self._summary, self.cause, self.assistance]
+        if self.data:
+            parts += [self._data_label, str(self.data)]
+        return " ".join(" ".join(part for part in parts if part).splitlines())
+
+
+class PluginException(ConnectionTestException):
+    """The plugin could not do its work; the user sees the cause and assistance."""
+
+    _summary = "The plugin step failed."
+    _data_label = "Response was"
+
+
+class APIException(PluginException):
+    """A :class:`PluginException` that also records the upstream HTTP ``status_code``."""
+
+    def __init__(
+        self,
+        cause: str | None = None,
+        assistance: str | None = None,
+        data: Any = None,
+        preset: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(cause=cause, assistance=assistance, data=data, preset=preset)
+        self.status_code = status_code
