@@ -65,3 +65,27 @@ def install_missing_module_finder(meta_path: MutableSequence[Any]) -> None:
     """Append the finder once; it never shadows a module that is really installed."""
     if not any(isinstance(finder, _MissingDistributionFinder) for finder in meta_path):
         meta_path.append(_MissingDistributionFinder())
+
+
+#: Every icon-runtime distribution, in the order the docs list them.
+RUNTIME_DISTRIBUTIONS = (
+    "icon-runtime-core",
+    "icon-runtime-helpers",
+    "icon-runtime-http",
+    "icon-runtime-aws",
+    "icon-runtime-tracing",
+    "icon-runtime",
+)
+
+
+def installed_distributions() -> dict[str, str]:
+    """Name and version of each installed icon-runtime distribution, from metadata only."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in RUNTIME_DISTRIBUTIONS:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found

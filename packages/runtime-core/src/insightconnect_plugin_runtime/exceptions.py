@@ -4,7 +4,10 @@ Hierarchy::
 
     Exception
     ├── ClientException            the caller sent something wrong            -> HTTP 400
+    │   └── MessageError           the message itself is malformed (CLI exit 2)
+    │       └── UnknownStepError   no such action/trigger/task                -> HTTP 404
     ├── ServerException            something failed on the far side           -> HTTP 500
+    │   └── StepOutputError        the step returned output its schema rejects
     ├── LoggedException            carries the error envelope of a failed step
     └── ConnectionTestException    structured failure: cause / assistance / data -> HTTP 400
         └── PluginException        same, reported as a plugin failure
@@ -77,8 +80,23 @@ class ClientException(Exception):
     """The message or input sent to the plugin is wrong; the caller must fix it (HTTP 400)."""
 
 
+class MessageError(ClientException):
+    """The message is not a valid v1 message (bad JSON shape, version, type or missing fields).
+
+    icon-runtime addition: lets the CLI exit with 2 (usage error) rather than 1 (step failed).
+    """
+
+
+class UnknownStepError(MessageError):
+    """The message names an action, trigger or task the plugin does not have (HTTP 404)."""
+
+
 class ServerException(Exception):
     """A server the plugin depends on failed (HTTP 500)."""
+
+
+class StepOutputError(ServerException):
+    """The step returned something its own output schema rejects: a plugin bug (HTTP 500)."""
 
 
 class LoggedException(Exception):

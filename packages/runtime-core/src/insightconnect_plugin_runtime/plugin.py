@@ -1,0 +1,228 @@
+"""``Plugin``: the registry of a plugin's steps, and the entry point that runs one message.
+
+The execution pipeline itself lives in ``_runner.py``; this module keeps the names plugins and the
+reference's tests import from ``insightconnect_plugin_runtime.plugin``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from ._masking import OutputMasker  # noqa: F401 - re-exported name
+from .connection import Connection, ConnectionCache
+from .dispatcher import Http, Stdout  # noqa: F401 - re-exported names
+from .exceptions import (  # noqa: F401 - re-exported names
+    ClientException,
+    ConnectionTestException,
+    LoggedException,
+    MessageError,
+    PluginException,
+    ServerException,
+)
+from .metrics import MetricsBuilder  # noqa: F401 - re-exported name
+from .util import flush_logging_handlers, is_running_in_cloud  # noqa: F401 - re-exported names
+
+message_output_type = {
+    "action_start": "action_event",
+    "trigger_start": "trigger_event",
+    "task_start": "task_event",
+    "connection_test": "connection_test",
+}
+
+_INSIGHT_CONNECT_FIELDS = (
+    "shortOrgId",
+    "orgProductToken",
+    "uiHostUrl",
+    "jobId",
+    "stepId",
+    "versionId",
+    "nextStepId",
+    "nextEdgeId",
+    "triggerId",
+    "jobExecutionContextId",
+    "time",
+    "connectionTestId",
+    "connectionTestTimeout",
+    "workflowId",
+)
+
+
+class Workflow:
+    """Where in the orchestrator a message comes from (org, workflow, step, trigger...)."""
+
+    def __init__(
+        self,
+        shortOrgId: Any = None,
+        orgProductToken: Any = None,
+        uiHostUrl: Any = None,
+        jobId: Any = None,
+        stepId: Any = None,
+        versionId: Any = None,
+        nextStepId: Any = None,
+        nextEdgeId: Any = None,
+        triggerId: Any = None,
+        jobExecutionContextId: Any = None,
+        time: Any = None,
+        connectionTestId: Any = None,
+        connectionTestTimeout: Any = None,
+        workflowId: Any = None,
+    ) -> None:
+        self.shortOrgId = shortOrgId
+        self.orgProductToken = orgProductToken
+        self.uiHostUrl = uiHostUrl
+        self.jobId = jobId
+        self.stepId = stepId
+        self.versionId = versionId
+        self.nextStepId = nextStepId
+        self.nextEdgeId = nextEdgeId
+        self.triggerId = triggerId
+        self.jobExecutionContextId = jobExecutionContextId
+        self.time = time
+        self.connectionTestId = connectionTestId
+        self.connectionTestTimeout = connectionTestTimeout
+        self.workflowId = workflowId
+
+    @staticmethod
+    def from_komand(meta: dict[str, Any]) -> Workflow:
+        return Workflow(
+            workflowId=meta.get("workflow_uid"),
+            stepId=meta.get("step_uid"),
+            versionId=meta.get("workflow_version_uid"),
+        )
+
+    @staticmethod
+    def from_insight_connect(meta: dict[str, Any]) -> Workflow:
+        """Reads ``workflowId`` too (the reference drops it, leaving cloud metrics without an id)."""
+        return Workflow(**{name: meta.get(name) for name in _INSIGHT_CONNECT_FIELDS})
+
+
+class Meta:
+    """The plugin's identity, shared with its connection as ``connection.meta``."""
+
+    def __init__(
+        self, name: str = "", vendor: str = "", description: str = "", version: str = "", workflow: Any = None
+    ) -> None:
+        self.name = name
+        self.vendor = vendor
+        self.description = description
+        self.version = version
+        self.workflow = workflow
+
+    def set_workflow(self, meta: dict[str, Any] | None) -> None:
+        self.workflow = Meta.build_workflow(meta)
+
+    @staticmethod
+    def build_workflow(meta: dict[str, Any] | None) -> Workflow:
+        meta = meta if isinstance(meta, dict) else {}
+        if meta.get("workflow_uid"):
+            return Workflow.from_komand(meta)
+        return Workflow.from_insight_connect(meta)
+
+
+class Plugin:
+    """A plugin: its identity, its connection and its actions, triggers and tasks by name."""
+
+    def __init__(
+        self,
+        name: str = "",
+        vendor: str = "",
+        description: str = "",
+        version: str = "",
+        connection: Connection | None = None,
+        custom_encoder: type[json.JSONEncoder] | None = None,
+        custom_decoder: type[json.JSONDecoder] | None = None,
+    ) -> None:
+        self.name = name
+        self.vendor = vendor
+        self.description = description
+        self.version = version
+        if connection is None:
+            connection = Connection(None)
+            connection.connect = lambda params=None: None  # type: ignore[method-assign]
+        self.connection = connection
+        self.connection.meta = Meta(name=name, vendor=vendor, description=description, version=version)
+        self.connection_cache = ConnectionCache(connection)
+        self.custom_encoder = custom_encoder
+        self.custom_decoder = custom_decoder
+        self.triggers: dict[str, Any] = {}
+        self.actions: dict[str, Any] = {}
+        self.tasks: dict[str, Any] = {}
+        self.debug = False
+
+    def add_trigger(self, trigger: Any) -> None:
+        self.triggers[trigger.name] = trigger
+
+    def add_action(self, action: Any) -> None:
+        self.actions[action.name] = action
+
+    def add_task(self, task: Any) -> None:
+        self.tasks[task.name] = task
+
+    # --- messages ----------------------------------------------------------------------------------
+
+    def marshal(self, msg: Any, fd: IO[str]) -> None:
+        json.dump(msg, fd, cls=self.custom_encoder)
+        fd.flush()
+
+    def unmarshal(self, fd: IO[str]) -> Any:
+        return json.load(fd, cls=self.custom_decoder)
+
+    @staticmethod
+    def validate_input_message(msg: Any) -> None:
+        """Raise :class:`MessageError` unless ``msg`` is a well-formed v1 start message."""
+        from ._runner import validate_input_message
+
+        validate_input_message(msg)
+
+    @staticmethod
+    def validate_json(obj: Any, schema: dict[str, Any]) -> None:
+        from ._validation import compiled, describe_error
+
+        try:
+            compiled(schema).validate(obj)
+        except Exception as error:
+            raise ClientException(f"The JSON does not match its schema {describe_error(error)}") from error
+
+    def handle_step(
+        self,
+        input_message: Any,
+        is_test: bool = False,
+        is_debug: bool = False,
+        connection_test_type: str = "test",
+        carrier: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Run one message and return its reply; raise :class:`LoggedException` if the step failed."""
+        from ._runner import StepRunner
+
+        return StepRunner(self, input_message, is_test, is_debug, connection_test_type, carrier or {}).run()
+
+    def envelope(
+        self,
+        message_type: str | None,
+        input_message: Any,
+        log: Any,
+        success: bool,
+        output: Any,
+        error_message: str | None,
+        state: Any = None,
+        has_more_pages: Any = None,
+        status_code: Any = None,
+        error_object: Any = None,
+        ex: BaseException | None = None,
+        is_test: bool = False,
+    ) -> dict[str, Any]:
+        from ._runner import build_envelope
+
+        return build_envelope(
+            self,
+            message_type,
+            input_message,
+            log,
+            success,
+            output,
+            error_message,
+            (state, has_more_pages, status_code, error_object),
+            ex,
+            is_test,
+        )

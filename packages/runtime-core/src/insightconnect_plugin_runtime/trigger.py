@@ -1,0 +1,159 @@
+"""``Trigger``: a long-running step that emits events, optionally with a checkpoint (stateful).
+
+Stateful triggers keep ``self.state`` in ``CACHE_DIR/<triggerId>.json``. Saving is atomic (write a
+temporary file, then rename), so a full disk or a crash never leaves a truncated checkpoint behind:
+the previous state stays in place and the error reaches the trigger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+from . import constants
+from ._paths import safeguard_and_return_file_path
+from .exceptions import PluginException
+from .step import Step
+from .util import retry_on_exception
+
+
+class Trigger(Step):
+    """Subclass and implement ``run(params)``; call ``self.send(event)`` for every event."""
+
+    def __init__(self, name: str, description: str, input: Any, output: Any) -> None:
+        super().__init__(name, description, input, output)
+        self.meta: Any = {}
+        self.url = ""
+        self.webhook_url = ""
+        self.dispatcher: Any = None
+        self.log_stream: Any = None
+        self.state: dict[str, Any] = {}
+        self.state_file = ""
+        self._masker: Any = None
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def send(self, event: Any, idempotency_key: str | None = None) -> None:
+        """Validate ``event`` against the output schema and hand it to the dispatcher.
+
+        Raises ``jsonschema.ValidationError`` for an invalid event and
+        :class:`~insightconnect_plugin_runtime.dispatcher.DispatchError` when delivery fails.
+        """
+        if self.output is not None:
+            self.output.validate(event)
+        log = self._take_log()
+        msg = {
+            "body": {"meta": self.meta, "output": event, "log": log},
+            "type": "trigger_event",
+            "version": "v1",
+        }
+        if self._masker is not None:
+            msg = self._masker.mask(msg)
+        if self.dispatcher is None:
+            raise PluginException(
+                cause="The trigger has no dispatcher to send events to.",
+                assistance="Start triggers through the runtime, which sets up the dispatcher.",
+            )
+        if idempotency_key is None:
+            self.dispatcher.write(msg)
+        else:
+            self.dispatcher.write(msg, idempotency_key=idempotency_key)
+
+    def _take_log(self) -> str:
+        stream = self.log_stream
+        if stream is None:
+            return ""
+        if hasattr(stream, "take"):
+            return stream.take()
+        text = stream.getvalue()
+        stream.truncate(0)
+        stream.seek(0)
+        return text
+
+    # --- graceful stop ----------------------------------------------------------------------------
+
+    @property
+    def run_trigger(self) -> bool:
+        """False once the orchestrator dropped the terminate flag; the state is saved first."""
+        flag = os.path.join(constants.FLAG_DIR, constants.TERMINATE_FLAG_NAME)
+        if not os.path.exists(flag):
+            return True
+        self.logger.info("Terminate flag found: saving the trigger state and stopping.")
+        self._save_state()
+        try:
+            os.remove(flag)
+        except FileNotFoundError:
+            pass
+        return False
+
+    # --- checkpoint -------------------------------------------------------------------------------
+
+    def _trigger_id(self) -> str | None:
+        meta = self.meta if isinstance(self.meta, dict) else {}
+        trigger_id = meta.get("triggerId")
+        if not trigger_id and self.connection is not None:
+            workflow = getattr(getattr(self.connection, "meta", None), "workflow", None)
+            trigger_id = getattr(workflow, "triggerId", None)
+        return trigger_id or None
+
+    def load_state(self) -> None:
+        """Load the checkpoint for this trigger id, creating an empty one on first start."""
+        try:
+            trigger_id = self._trigger_id()
+            if not trigger_id:
+                self.logger.error("No trigger ID in the message meta: this trigger runs without saved state.")
+                return
+            path = safeguard_and_return_file_path(constants.CACHE_DIR, f"{trigger_id}.json")
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+                self.state = json.loads(text) if text.strip() else {}
+                self.state_file = path
+            else:
+                self._create_new_state_file(f"{trigger_id}.json")
+                self.logger.warning(f"No saved state for trigger {trigger_id}: starting from an empty state.")
+        except Exception as error:
+            self.logger.error(f"Could not load the trigger state: {error}")
+            raise
+
+    def _create_new_state_file(self, trigger_file: str) -> None:
+        os.makedirs(constants.CACHE_DIR, exist_ok=True)
+        path = safeguard_and_return_file_path(constants.CACHE_DIR, trigger_file)
+        self.state = {}
+        _atomic_write(path, "{}")
+        self.state_file = path
+
+    @retry_on_exception()
+    def _save_state(self) -> None:
+        """Write ``self.state`` atomically; the previous checkpoint survives any failure."""
+        if not self.state_file:
+            error = PluginException(
+                preset=PluginException.Preset.BAD_REQUEST,
+                data="This trigger has no state file (no trigger ID in the message), so state cannot be saved.",
+            )
+            self.logger.error(str(error))
+            raise error
+        _atomic_write(self.state_file, json.dumps(self.state))
+
+    def save_state(self) -> None:
+        """Public name for ``_save_state``."""
+        self._save_state()
+
+
+def _atomic_write(path: str, text: str) -> None:
+    directory = os.path.dirname(path) or "."
+    fd, temp = tempfile.mkstemp(prefix=".state-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,3 @@
+from .raise_error.action import RaiseError  # noqa: F401
+from .say_goodbye.action import SayGoodbye  # noqa: F401
+from .say_hello.action import SayHello  # noqa: F401

@@ -1,0 +1,1 @@
+from .monitor_events.task import MonitorEvents  # noqa: F401

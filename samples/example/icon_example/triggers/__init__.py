@@ -1,0 +1,1 @@
+from .emit_greeting.trigger import EmitGreeting  # noqa: F401
