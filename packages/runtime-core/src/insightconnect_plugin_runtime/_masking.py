@@ -189,9 +189,7 @@ class OutputMasker:
         return text[:longest], longest / len(text)
 
     @staticmethod
-    def mask_str_in_dict(
-        text: str, input_: Any, threshold: float = 0.8, number_of_iterations: int = 50
-    ) -> Any:
+    def mask_str_in_dict(text: str, input_: Any, threshold: float = 0.8, number_of_iterations: int = 50) -> Any:
         """Mask ``text`` (and long prefixes of it) everywhere inside ``input_``; returns a masked copy."""
         masker = SecretMasker([text])
         masked = masker.mask(input_)

@@ -65,9 +65,7 @@ def validate_input_message(msg: Any) -> None:
         raise MessageError("The message body must be a JSON object.")
     step_key = kind[0]
     if msg["type"] != "connection_test" and not isinstance(body.get(step_key), str):
-        raise MessageError(
-            f"A {msg['type']} message needs the {step_key} name as a string in body.{step_key}."
-        )
+        raise MessageError(f"A {msg['type']} message needs the {step_key} name as a string in body.{step_key}.")
     for name in ("meta", "connection", "dispatcher", "input"):
         if body.get(name) is None:
             body[name] = {}
@@ -246,9 +244,7 @@ class StepRunner:
 
     def _run_with_hooks(self) -> Any:
         body = self.message["body"]
-        self.execution.masker = masker_for(
-            body.get("connection"), getattr(self.plugin.connection, "schema", None)
-        )
+        self.execution.masker = masker_for(body.get("connection"), getattr(self.plugin.connection, "schema", None))
         self.plugin.connection.meta.set_workflow(body.get("meta"))
         kind, _, _ = STEP_KINDS[self.message["type"]]
         name = body.get(kind, "") if kind != "connection_test" else "connection"
@@ -364,9 +360,7 @@ class StepRunner:
         except Exception as error:
             if not is_validation_error(error):
                 raise
-            raise StepOutputError(
-                f"The {kind} returned output that fails its schema {describe_error(error)}"
-            ) from None
+            raise StepOutputError(f"The {kind} returned output that fails its schema {describe_error(error)}") from None
 
     def _prepare_trigger(self, step: Any, body: dict[str, Any]) -> None:
         dispatcher = body.get("dispatcher") or {}

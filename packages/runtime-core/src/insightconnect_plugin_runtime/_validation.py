@@ -68,9 +68,7 @@ _TYPE_CHECKS: dict[str, Check] = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
     "number": _is_number,
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
-    ),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
 }
 
 
@@ -166,9 +164,7 @@ class _Compiler:
         extra = None if additional is True else self.compile(additional)
         if properties or extra is not None:
 
-            def check_object(
-                v: Any, props: dict[str, Check] = properties, extra: Check | None = extra
-            ) -> bool:
+            def check_object(v: Any, props: dict[str, Check] = properties, extra: Check | None = extra) -> bool:
                 if not isinstance(v, dict):
                     return True
                 for key, item in v.items():

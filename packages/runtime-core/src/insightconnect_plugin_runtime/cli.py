@@ -45,9 +45,7 @@ class CLI:
 
     def _parser(self) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog=self._prog(), description=self.plugin.description or None)
-        parser.add_argument(
-            "--debug", action="store_true", help="log at debug level; trigger events go to stdout"
-        )
+        parser.add_argument("--debug", action="store_true", help="log at debug level; trigger events go to stdout")
         parser.add_argument("--version", action="store_true", help="print the plugin and runtime versions")
         commands = parser.add_subparsers(dest="command")
         commands.add_parser("info", help="describe the plugin and its steps")
@@ -73,9 +71,7 @@ class CLI:
         http.add_argument(
             "--worker_connections", "--worker-connections", dest="worker_connections", type=int, default=200
         )
-        http.add_argument(
-            "--graceful_timeout", "--graceful-timeout", dest="graceful_timeout", type=int, default=30
-        )
+        http.add_argument("--graceful_timeout", "--graceful-timeout", dest="graceful_timeout", type=int, default=30)
         http.add_argument("--debug", dest="http_debug", action="store_true", help="debug logging")
         return parser
 
@@ -138,9 +134,7 @@ class CLI:
         ):
             if steps:
                 lines += ["", f"{title} ({len(steps)}):"]
-                lines += [
-                    f"└── {GREEN}{name}{RESET} ({step.description}{RESET})" for name, step in steps.items()
-                ]
+                lines += [f"└── {GREEN}{name}{RESET} ({step.description}{RESET})" for name, step in steps.items()]
         self.stdout.write("\n".join(lines) + "\n\n")
         return EXIT_OK
 

@@ -132,9 +132,7 @@ def shutdown_signal_guard(
     return decorator
 
 
-def retry_on_exception(
-    retries: int = 3, delay: float = 0.05
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def retry_on_exception(retries: int = 3, delay: float = 0.05) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Method decorator: retry a flaky call up to ``retries`` times, then let the last error through.
 
     Each failure is logged through ``self.logger``; a short growing delay separates attempts (the

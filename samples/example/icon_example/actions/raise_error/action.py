@@ -46,10 +46,6 @@ class RaiseError(insightconnect_plugin_runtime.Action):
             return {"result": 42}
         if kind == "leak_secret":
             encoded = base64.b64encode(f"token:{secret}".encode()).decode()
-            self.logger.info(
-                f"calling https://api.example.com/?key={secret} with Authorization: Basic {encoded}"
-            )
-            raise PluginException(
-                cause=f"The key {secret} was refused", data={"echo": secret, "b64": encoded}
-            )
+            self.logger.info(f"calling https://api.example.com/?key={secret} with Authorization: Basic {encoded}")
+            raise PluginException(cause=f"The key {secret} was refused", data={"echo": secret, "b64": encoded})
         return {"result": f"no error, key {secret}"}

@@ -21,9 +21,7 @@ class MonitorEvents(insightconnect_plugin_runtime.Task):
         if cursor < 0:
             error = PluginException(preset=PluginException.Preset.BAD_REQUEST, data="negative cursor")
             return [], state, False, 400, error
-        events = [
-            {"id": n, "text": f"event {n}"} for n in range(cursor + 1, min(cursor + page_size, total) + 1)
-        ]
+        events = [{"id": n, "text": f"event {n}"} for n in range(cursor + 1, min(cursor + page_size, total) + 1)]
         new_cursor = events[-1]["id"] if events else cursor
         self.logger.info(f"Returning {len(events)} events after cursor {cursor}")
         return events, {"cursor": new_cursor}, new_cursor < total, 200, None
