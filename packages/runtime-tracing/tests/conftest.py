@@ -122,6 +122,20 @@ def http_recorder() -> Iterator[_Recorder]:
 
 
 @pytest.fixture
+def make_recorder() -> Iterator[Any]:
+    """Build extra recorders (for instance a CPS stub); all are closed after the test."""
+    made: list[_Recorder] = []
+
+    def make(respond: Any = None) -> _Recorder:
+        made.append(_Recorder(respond))
+        return made[-1]
+
+    yield make
+    for recorder in made:
+        recorder.close()
+
+
+@pytest.fixture
 def otlp_receiver() -> Iterator[_Recorder]:
     """An OTLP/HTTP traces endpoint that answers like a collector (empty ExportTraceServiceResponse)."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse

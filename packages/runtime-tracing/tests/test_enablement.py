@@ -148,16 +148,12 @@ print(sorted(m for m in sys.modules if m.startswith(heavy)))
 
 def test_import_and_disabled_hook_load_only_the_api():
     env = {"PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        [sys.executable, "-c", _IMPORT_PROBE], capture_output=True, text=True, check=True, env=env
-    )
+    out = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_core_import_loads_no_opentelemetry():
-    probe = (
-        "import sys, insightconnect_plugin_runtime; print([m for m in sys.modules if 'opentelemetry' in m])"
-    )
+    probe = "import sys, insightconnect_plugin_runtime; print([m for m in sys.modules if 'opentelemetry' in m])"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

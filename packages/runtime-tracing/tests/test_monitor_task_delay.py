@@ -164,9 +164,7 @@ def test_later_key_checked_when_first_is_missing_or_empty():
     assert [fields["field"] for fields in behind_events(task)] == ["cursor_time"]
 
 
-@pytest.mark.parametrize(
-    "bad", ["not a date", {"nested": 1}, ["2020-01-01"], True, "99999999999999999999999"]
-)
+@pytest.mark.parametrize("bad", ["not a date", {"nested": 1}, ["2020-01-01"], True, "99999999999999999999999"])
 def test_bad_values_are_logged_never_raised(bad):
     task = Task({"last_seen": bad, "cursor_time": "2020-01-01T00:00:00Z"})
     result = task.run({}, {}, None)

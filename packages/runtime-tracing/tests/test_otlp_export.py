@@ -18,9 +18,7 @@ def flush() -> None:
 
 
 def run_steps(plugin) -> None:
-    ok = StepCall(
-        plugin, "action", "lookup_ip", {}, carrier={"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01"}
-    )
+    ok = StepCall(plugin, "action", "lookup_ip", {}, carrier={"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01"})
     with step_hook(ok):
         ok.status = "ok"
     failed = StepCall(plugin, "task", "monitor_alerts", {})

@@ -16,9 +16,7 @@ TRACE_ID = "5b8efff798038103d269b633813fc60c"
 CALLER_SPAN = "eee19b7ec3c1b174"
 
 
-def test_trace_crosses_thread_pool_and_outgoing_request(
-    monkeypatch, plugin, otlp_receiver, otlp_decode, http_recorder
-):
+def test_trace_crosses_thread_pool_and_outgoing_request(monkeypatch, plugin, otlp_receiver, otlp_decode, http_recorder):
     monkeypatch.setenv("PLUGIN_RUNTIME_ENVIRONMENT", "cloud")
     init_tracing(None, plugin, f"{otlp_receiver.url}/v1/traces")
 
@@ -30,9 +28,7 @@ def test_trace_crosses_thread_pool_and_outgoing_request(
             (structlog.contextvars.get_contextvars()),
         )
 
-    call = StepCall(
-        plugin, "action", "enrich", {}, carrier={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"}
-    )
+    call = StepCall(plugin, "action", "enrich", {}, carrier={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
     with step_hook(call):
         structlog.contextvars.bind_contextvars(request_id="req-42")
         try:
@@ -63,7 +59,5 @@ def test_trace_crosses_thread_pool_and_outgoing_request(
     assert step["parent_span_id"] == CALLER_SPAN
     assert len(clients) == 2
     assert {span["parent_span_id"] for span in clients} == {step["span_id"]}
-    assert {seen[path]["traceparent"].split("-")[2] for path in ("/a", "/b")} == {
-        span["span_id"] for span in clients
-    }
+    assert {seen[path]["traceparent"].split("-")[2] for path in ("/a", "/b")} == {span["span_id"] for span in clients}
     assert all(span["status_code"] == 1 for span in clients)  # STATUS_CODE_OK below 400

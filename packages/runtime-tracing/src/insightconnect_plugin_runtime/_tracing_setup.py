@@ -153,9 +153,7 @@ def _plugin_version(plugin: Any) -> str:
 def _report_missing_extra() -> None:
     if not _state.missing_extra_reported:
         _state.missing_extra_reported = True
-        log.warning(
-            "Tracing is configured but icon-runtime-tracing[otlp] is not installed; no spans are exported"
-        )
+        log.warning("Tracing is configured but icon-runtime-tracing[otlp] is not installed; no spans are exported")
 
 
 def reset_for_tests() -> None:

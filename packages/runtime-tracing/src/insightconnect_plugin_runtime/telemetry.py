@@ -86,9 +86,7 @@ def with_context(context: contextvars.Context, function: Callable[..., Any]) -> 
     return functools.partial(_run_in_copy, context, function)
 
 
-def _run_in_copy(
-    context: contextvars.Context, function: Callable[..., Any], *args: Any, **kwargs: Any
-) -> Any:
+def _run_in_copy(context: contextvars.Context, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return context.copy().run(function, *args, **kwargs)
 
 
