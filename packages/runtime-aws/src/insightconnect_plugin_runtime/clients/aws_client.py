@@ -269,9 +269,7 @@ class ActionHelper:
         """Rename every dict key, at any depth, to UpperCamelCase (values are left as they are)."""
         if isinstance(obj, dict):
             return {
-                (
-                    cls.to_upper_camel_case(k) if isinstance(k, str) else k
-                ): cls.convert_all_to_upper_camel_case(v)
+                (cls.to_upper_camel_case(k) if isinstance(k, str) else k): cls.convert_all_to_upper_camel_case(v)
                 for k, v in obj.items()
             }
         if isinstance(obj, list):
@@ -357,9 +355,7 @@ class ActionHelper:
         return formatted
 
 
-def _resolve_property(
-    prop: Mapping[str, Any], definitions: Mapping[str, Any], name: str
-) -> Mapping[str, Any]:
+def _resolve_property(prop: Mapping[str, Any], definitions: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     ref = prop.get("$ref")
     if not isinstance(ref, str):
         return prop
@@ -433,9 +429,7 @@ _INVALID_PARAMETER_CODES = frozenset(
         "InvalidQueryParameter",
     }
 )
-_SERVER_ERROR_CODES = frozenset(
-    {"InternalError", "InternalFailure", "InternalServerError", "InternalServerException"}
-)
+_SERVER_ERROR_CODES = frozenset({"InternalError", "InternalFailure", "InternalServerError", "InternalServerException"})
 _UNAVAILABLE_CODES = frozenset({"ServiceUnavailable", "ServiceUnavailableException", "Unavailable"})
 
 
@@ -578,9 +572,7 @@ class AWSAction(Action):
             if self.close_client:
                 _close_client(self.connection.client)
 
-    def handle_rest_call(
-        self, client_function: Callable[..., Any], params: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    def handle_rest_call(self, client_function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
         """One call of ``client_function`` with formatted ``params``; returns the formatted output.
 
         The function's client is closed afterwards when ``close_client`` is set.
@@ -591,9 +583,7 @@ class AWSAction(Action):
             if self.close_client:
                 _close_client(getattr(client_function, "__self__", None))
 
-    def _call_and_format(
-        self, client_function: Callable[..., Any], params: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    def _call_and_format(self, client_function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
         helper = self._helper()
         try:
             aws_params = helper.format_input(params)
@@ -607,9 +597,7 @@ class AWSAction(Action):
         response = self._handle_botocore_function(client_function, aws_params)
         return self._handle_format_output(response)
 
-    def _handle_botocore_function(
-        self, client_function: Callable[..., Any], params: Mapping[str, Any]
-    ) -> Any:
+    def _handle_botocore_function(self, client_function: Callable[..., Any], params: Mapping[str, Any]) -> Any:
         try:
             return client_function(**params)
         except Exception as error:
@@ -722,15 +710,18 @@ class AWSAction(Action):
         sts_kwargs = dict(auth_params)
         if region:
             sts_kwargs["region_name"] = region
-        sts_client = boto3.client("sts", **sts_kwargs)
+        request = clean(
+            {
+                "RoleArn": assume_role_params.get(ROLE_ARN),
+                "RoleSessionName": str(uuid.uuid4()),
+                "ExternalId": assume_role_params.get(EXTERNAL_ID),
+            }
+        )
         try:
-            request = clean(
-                {
-                    "RoleArn": assume_role_params.get(ROLE_ARN),
-                    "RoleSessionName": str(uuid.uuid4()),
-                    "ExternalId": assume_role_params.get(EXTERNAL_ID),
-                }
-            )
+            sts_client = boto3.client("sts", **sts_kwargs)
+        except Exception as error:
+            raise botocore_error_to_plugin_exception(error, "sts assume_role") from error
+        try:
             credentials = sts_client.assume_role(**request)["Credentials"]
         except botocore.exceptions.ClientError as error:
             code = (error.response.get("Error") or {}).get("Code", "")
@@ -752,13 +743,16 @@ class AWSAction(Action):
         client_kwargs = {key: value for key, value in auth_params.items() if key not in _CREDENTIAL_ARGS}
         if region:
             client_kwargs["region_name"] = region
-        return boto3.client(
-            service_name,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            **client_kwargs,
-        )
+        try:
+            return boto3.client(
+                service_name,
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                **client_kwargs,
+            )
+        except Exception as error:
+            raise botocore_error_to_plugin_exception(error, f"{service_name} client for the assumed role") from error
 
     # -- helpers ------------------------------------------------------------------------------------
 
