@@ -626,8 +626,8 @@ def make_request(
     session = requests.Session()
     keep_open = False
     try:
-        prepared = session.prepare_request(_request)
         try:
+            prepared = session.prepare_request(_request)
             response = session.send(
                 prepared,
                 verify=verify,
