@@ -59,7 +59,6 @@ class Execution:
 
 
 _current: contextvars.ContextVar[Execution | None] = contextvars.ContextVar("icon_execution", default=None)
-_active: set[int] = set()
 _active_by_id: dict[int, Execution] = {}
 _active_lock = threading.Lock()
 
@@ -92,7 +91,9 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _RECORD_FIELDS and not k.startswith("_")}
 
 
-def _plain_line(record: logging.LogRecord, formatter: logging.Formatter, with_level: bool) -> str:
+def _plain_line(
+    record: logging.LogRecord, formatter: logging.Formatter, with_level: bool, with_traceback: bool = True
+) -> str:
     message = record.getMessage()
     extras = _extras(record)
     for name in ("request_id", "org_id", "int_id", "request_path"):
@@ -101,7 +102,7 @@ def _plain_line(record: logging.LogRecord, formatter: logging.Formatter, with_le
         message += " " + " ".join(f"{k}={v}" for k, v in extras.items())
     if with_level:
         message = f"{record.levelname:<8} {message}"
-    if record.exc_info:
+    if record.exc_info and with_traceback:
         message += "\n" + formatter.formatException(record.exc_info)
     return message
 
@@ -114,7 +115,8 @@ class _CaptureHandler(logging.Handler):
         if execution is None or record.levelno < execution.level:
             return
         try:
-            line = _plain_line(record, self.formatter or logging.Formatter(), with_level=False)
+            # Tracebacks go to the console only: replies carry the error, not the runtime's internals.
+            line = _plain_line(record, self.formatter or logging.Formatter(), with_level=False, with_traceback=False)
             execution.write(execution.masker.mask_text(line) + "\n")
         except Exception:
             self.handleError(record)

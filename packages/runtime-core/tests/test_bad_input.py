@@ -1,0 +1,128 @@
+"""The bad-input catalogue: each gives one JSON reply on stdout, the right exit code, no traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "example"
+SECRET = "example-secret-key-123"
+
+
+def load_message(name: str) -> dict:
+    return json.loads((SAMPLE / "messages" / f"{name}.json").read_text())
+
+
+def _assert_clean_error(result, code: int) -> dict:
+    assert result.code == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout
+    assert result.stdout.count("\n") == 1
+    reply = json.loads(result.stdout)
+    assert reply["body"]["status"] == "error"
+    assert reply["body"]["error"]
+    return reply
+
+
+def _with(name: str, **changes) -> str:
+    message = load_message(name)
+    for path, value in changes.items():
+        target = message
+        *parents, last = path.split("__")
+        for part in parents:
+            target = target[part]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[last] = value
+    return json.dumps(message)
+
+
+@pytest.mark.parametrize("stdin", ["{not json", "", "   \n", "[1, 2", b"\xff\xfe\x00"])
+def test_unreadable_messages_are_usage_errors(run_cli, stdin):
+    _assert_clean_error(run_cli("run", stdin=stdin), 2)
+
+
+@pytest.mark.parametrize(
+    "stdin",
+    [
+        _with("say_hello", version="v2"),
+        _with("say_hello", type="action_stop"),
+        _with("say_hello", body=KeyError),
+        _with("say_hello", body__action=KeyError),
+        _with("say_hello", body__action=5),
+        _with("say_hello", body__meta="not an object"),
+        json.dumps([1, 2, 3]),
+        json.dumps("a string"),
+    ],
+)
+def test_malformed_messages_are_usage_errors(run_cli, stdin):
+    _assert_clean_error(run_cli("run", stdin=stdin), 2)
+
+
+def test_unknown_step_name(run_cli):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("say_hello", body__action="say_nothing")), 2)
+    assert "say_nothing" in reply["body"]["error"]
+
+
+def test_input_failing_its_schema_names_the_field(run_cli):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("say_goodbye", body__input__times="many")), 1)
+    assert "times" in reply["body"]["error"]
+
+
+def test_missing_required_input_names_the_field(run_cli):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("say_hello", body__input={})), 1)
+    assert "name" in reply["body"]["error"]
+
+
+@pytest.mark.parametrize("empty", ["", None])
+def test_empty_required_input_is_rejected(run_cli, empty):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("say_hello", body__input__name=empty)), 1)
+    assert "name" in reply["body"]["error"]
+
+
+def test_task_without_state_is_rejected(run_cli):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("monitor_events", body__state=KeyError)), 1)
+    assert "state" in reply["body"]["error"]
+
+
+def test_connection_failing_its_schema(run_cli):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("say_hello", body__connection={"greeting_prefix": 1})), 1)
+    assert "connection" in reply["body"]["error"]
+
+
+def test_output_failing_its_schema(run_cli):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("raise_error", body__input__kind="bad_output")), 1)
+    assert "result" in reply["body"]["error"] and "schema" in reply["body"]["error"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "has_exception_block"),
+    [
+        ("plugin", True),
+        ("api", True),
+        ("connection_test", True),
+        ("client", False),
+        ("server", False),
+        ("value", False),
+        ("system_exit", False),
+        ("keyboard_interrupt", False),
+    ],
+)
+def test_each_exception_class_gives_an_error_reply(run_cli, kind, has_exception_block):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("raise_error", body__input__kind=kind)), 1)
+    assert ("exception" in reply["body"]) is has_exception_block
+    assert reply["body"].get("output") is None
+
+
+def test_system_exit_is_never_reported_as_ok(run_cli):
+    reply = _assert_clean_error(run_cli("run", stdin=_with("raise_error", body__input__kind="system_exit")), 1)
+    assert "exit" in reply["body"]["error"]
+
+
+def test_fifty_megabyte_input(run_cli):
+    big = "x" * (50 * 1024 * 1024)
+    result = run_cli("run", stdin=_with("say_hello", body__input__name=big), timeout=120)
+    assert result.code == 0
+    assert result.reply["body"]["output"]["message"].startswith("Hello, xxx")
