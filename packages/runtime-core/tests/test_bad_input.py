@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "example"
 SECRET = "example-secret-key-123"

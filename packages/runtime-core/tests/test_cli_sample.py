@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "example"
 SECRET = "example-secret-key-123"

@@ -161,7 +161,7 @@ class OutputMasker:
         if not isinstance(connection, dict) or not connection:
             return []
         if keys_to_check is None:
-            return sorted(set(_secrets_by_key_name(connection)))
+            return sorted({value for value in _secrets_by_key_name(connection) if value})
         wanted = set(keys_to_check)
         found: set[str] = set()
 
