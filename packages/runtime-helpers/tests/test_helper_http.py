@@ -206,9 +206,7 @@ def test_over_cap_without_content_length_close_delimited(raw_server) -> None:
 def test_over_cap_chunked_without_content_length_streaming(raw_server) -> None:
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     server = raw_server(raw_reply(head, chunked(BIG)))
-    response = helper.make_request(
-        requests.Request("GET", server.url), timeout=5, max_response_size=1000, stream=True
-    )
+    response = helper.make_request(requests.Request("GET", server.url), timeout=5, max_response_size=1000, stream=True)
     received = 0
     with pytest.raises(APIException):
         for chunk in response.iter_content(256):

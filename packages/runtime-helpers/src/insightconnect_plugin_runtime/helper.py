@@ -301,8 +301,7 @@ def convert_to_camel_case(input_string: str) -> str:
 def _convert_keys(obj: Any, convert: Callable[[str], str]) -> Any:
     if isinstance(obj, dict):
         return {
-            (convert(key) if isinstance(key, str) else key): _convert_keys(value, convert)
-            for key, value in obj.items()
+            (convert(key) if isinstance(key, str) else key): _convert_keys(value, convert) for key, value in obj.items()
         }
     if isinstance(obj, list):
         return [_convert_keys(item, convert) for item in obj]
@@ -857,9 +856,7 @@ def rate_limiting(max_tries: int, back_off_function: Callable[[int], float] = ba
                     hinted = getattr(error, "retry_after", None)
                     wait = back_off_function(attempt) if hinted is None else hinted
                     wait = min(max(float(wait), 0.0), RATE_LIMIT_MAX_WAIT_SECONDS)
-                    logger.info(
-                        "Rate limited (attempt %d of %d); retrying in %.2f s", attempt, tries, wait
-                    )
+                    logger.info("Rate limited (attempt %d of %d); retrying in %.2f s", attempt, tries, wait)
                     time.sleep(wait)
             raise AssertionError("unreachable")  # pragma: no cover
 
