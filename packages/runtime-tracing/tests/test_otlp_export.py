@@ -78,3 +78,37 @@ def test_otel_tracing_endpoint_is_ignored_outside_cloud(monkeypatch, plugin, otl
     run_steps(plugin)
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
     assert otlp_receiver.requests == []
+
+
+def test_flask_instrumented_in_master_exports_after_worker_post_fork(monkeypatch, plugin, otlp_receiver, otlp_decode):
+    """init_app runs before any provider exists; the app's spans must still reach the worker's."""
+    flask = pytest.importorskip("flask")
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    from insightconnect_plugin_runtime.telemetry import server_hooks
+
+    app = flask.Flask("plugin")
+
+    @app.post("/api/v1/actions/<name>")
+    def run_action(name):
+        call = StepCall(plugin, "action", name, {}, carrier=dict(flask.request.headers))
+        with step_hook(call):
+            call.status = "ok"
+        return {}
+
+    monkeypatch.setenv("PLUGIN_RUNTIME_ENVIRONMENT", "cloud")
+    config = {"otel_tracing": f"{otlp_receiver.url}/v1/traces"}
+    try:
+        server_hooks.init_app(app, plugin, config)  # master, before fork
+        server_hooks.post_fork(app, plugin, config)  # worker
+        headers = {"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01"}
+        assert app.test_client().post("/api/v1/actions/echo", headers=headers).status_code == 200
+        flush()
+    finally:
+        FlaskInstrumentor.uninstrument_app(app)
+
+    spans = {span["name"]: span for span in otlp_decode(otlp_receiver)}
+    server = next(span for name, span in spans.items() if name.startswith("POST"))
+    assert server["parent_span_id"] == "b7ad6b7169203331"
+    assert spans["action echo"]["parent_span_id"] == server["span_id"]
+    assert server["resource"]["service.name"] == "pif.rapid7_test_plugin"
