@@ -105,7 +105,10 @@ def fake_aws() -> Iterator[FakeAWS]:
             self.send_header("Content-Length", str(len(body)))
             self.send_header("x-amzn-RequestId", "fake-request-id")
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up first (timeout tests)
 
         do_GET = do_POST = do_PUT = _answer
 
@@ -114,7 +117,7 @@ def fake_aws() -> Iterator[FakeAWS]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield state
@@ -186,6 +189,11 @@ class ClientSpy:
 
     created: list[tuple[str, dict[str, Any], Any]] = field(default_factory=list)
     closes: dict[int, int] = field(default_factory=dict)
+    calls: list[tuple[Any, str, dict[str, Any]]] = field(default_factory=list)
+
+    def sent(self, operation: str) -> list[dict[str, Any]]:
+        """Parameters of each ``operation`` call made by the spied clients."""
+        return [params for _, name, params in self.calls if name == operation]
 
     def by_service(self, service: str) -> list[Any]:
         return [client for name, _, client in self.created if name == service]
@@ -202,6 +210,11 @@ def client_spy(monkeypatch: pytest.MonkeyPatch) -> ClientSpy:
     def spying_client(service_name: str, **kwargs: Any) -> Any:
         client = real_client(service_name, **kwargs)
         spy.created.append((service_name, kwargs, client))
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            spy.calls.append((client, model.name, dict(params)))
+
+        client.meta.events.register("provide-client-params", record)
         real_close = client.close
 
         def counting_close() -> None:
