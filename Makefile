@@ -1,0 +1,58 @@
+# icon-runtime: every entry point a developer or CI needs. Installs its own tools (hatch, ruff).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS  := $(CURDIR)/.venv-tools
+HATCH  := $(TOOLS)/bin/hatch
+RUFF   := $(TOOLS)/bin/ruff
+sample ?= example
+SAMPLE_DIR := samples/$(sample)
+PORT ?= 10001
+
+.PHONY: help tools env test test-matrix lint fmt run-sample run-sample-oneshot bench compat build clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(HATCH):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check "hatch>=1.18,<2" "ruff>=0.8"
+
+tools: $(HATCH)  ## install hatch and ruff into .venv-tools
+
+env: $(HATCH)  ## create the workspace environment (every package editable)
+	$(HATCH) env create default
+
+test: $(HATCH)  ## run every test (all packages + cross-package) on Python 3.11
+	$(HATCH) test -py 3.11 || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest: no tests collected" || exit $$rc; }
+
+test-matrix: $(HATCH)  ## run every test on Python 3.11, 3.12 and 3.13
+	$(HATCH) test --all || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; }
+
+lint: $(HATCH)  ## ruff lint and format check
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+fmt: $(HATCH)  ## apply ruff formatting and fixes
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+run-sample: env  ## serve samples/$(sample) over HTTP on 0.0.0.0:$(PORT) (make sample=example run-sample)
+	cd $(SAMPLE_DIR) && exec "$$($(HATCH) env find default)/bin/python" bin/$$(ls bin | head -n 1) http --port $(PORT)
+
+run-sample-oneshot: env  ## run samples/$(sample)'s first action once over stdin/stdout
+	cd $(SAMPLE_DIR) && "$$($(HATCH) env find default)/bin/python" bin/$$(ls bin | head -n 1) run < messages/say_hello.json
+
+bench: env  ## import, one-shot and HTTP figures against the reference 6.6.1
+	"$$($(HATCH) env find default)/bin/python" bench/core_bench.py
+	@if [ -f bench/http_bench.py ]; then "$$($(HATCH) env find default)/bin/python" bench/http_bench.py; fi
+
+compat: env  ## run public plugins' unit tests against our packages (needs ICP_MIRROR)
+	../shared/compat/run.sh ./packages/runtime-core,./packages/runtime-helpers,./packages/runtime-aws,./packages/runtime-tracing @open -v
+
+build: $(HATCH)  ## build every distribution into dist/
+	$(HATCH) build --all
+
+clean:
+	rm -rf dist .pytest_cache bench/.work
