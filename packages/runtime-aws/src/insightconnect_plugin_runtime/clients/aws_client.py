@@ -528,6 +528,9 @@ class AWSAction(Action):
     #: Seconds (connect, read) the connection test waits for the AWS endpoint.
     TEST_TIMEOUT: tuple[float, float] = (10.0, 30.0)
 
+    #: Set while :meth:`run` executes: pages share the client, which is closed once at the end.
+    _closing_deferred = False
+
     def __init__(
         self,
         name: str,
@@ -556,17 +559,19 @@ class AWSAction(Action):
         params = dict(params or {})
         role = self._assume_role_input(params.pop(ASSUME_ROLE_PARAMETERS, None))
         assumed_client = None
+        self._closing_deferred = True
         try:
             client = self.connection.client
             if role.get(ROLE_ARN):
                 assumed_client = self.try_to_assume_role(self.aws_service, role, self._auth_params())
                 client = assumed_client
             function = self._client_function(client)
-            response = self._call_and_format(function, params)
+            response = self.handle_rest_call(function, params)
             if self.pagination_helper is not None:
                 response = self._follow_pages(function, params, response)
             return response
         finally:
+            self._closing_deferred = False
             if assumed_client is not None:
                 _close_client(assumed_client)
             if self.close_client:
@@ -575,12 +580,13 @@ class AWSAction(Action):
     def handle_rest_call(self, client_function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
         """One call of ``client_function`` with formatted ``params``; returns the formatted output.
 
-        The function's client is closed afterwards when ``close_client`` is set.
+        The function's client is closed afterwards when ``close_client`` is set, except inside
+        :meth:`run`, which closes once when all pages are in.
         """
         try:
             return self._call_and_format(client_function, params)
         finally:
-            if self.close_client:
+            if self.close_client and not self._closing_deferred:
                 _close_client(getattr(client_function, "__self__", None))
 
     def _call_and_format(self, client_function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -642,7 +648,7 @@ class AWSAction(Action):
             tokens = next_tokens
             pages += 1
             self.logger.info("Fetching page %d of %s", pages, self._operation)
-            page = self._call_and_format(client_function, params)
+            page = self.handle_rest_call(client_function, params)
             response, max_hit = pagination.merge_responses(params, page, response)
             if max_hit:
                 break
@@ -671,11 +677,12 @@ class AWSAction(Action):
             raise ConnectionTestException(preset=ConnectionTestException.Preset.TIMEOUT, data=error)
         except requests.exceptions.RequestException as error:
             raise ConnectionTestException(preset=ConnectionTestException.Preset.CONNECTION_ERROR, data=error)
-        if not 200 <= response.status_code < 300:
+        status = response.status_code
+        if isinstance(status, int) and not 200 <= status < 300:
             body = response.text
-            if response.status_code in (401, 403, 404, 500, 503) and "UnknownOperationException" not in body:
+            if status in (401, 403, 404, 500, 503) and "UnknownOperationException" not in body:
                 raise ConnectionTestException(
-                    cause=f"The AWS service answered the connection test with HTTP {response.status_code}.",
+                    cause=f"The AWS service answered the connection test with HTTP {status}.",
                     assistance="Check the response below, the connection's region and its access keys.",
                     data=body,
                 )
@@ -684,7 +691,7 @@ class AWSAction(Action):
                     raise ConnectionTestException(
                         cause=(
                             f"The AWS service answered the connection test with HTTP "
-                            f"{response.status_code} and the error {error_name}."
+                            f"{status} and the error {error_name}."
                         ),
                         assistance="Check the response below, the connection's region and its access keys.",
                         data=body,

@@ -1,0 +1,86 @@
+"""The patch points plugins' and the reference's own tests use keep working.
+
+These tests replace collaborators with mocks on purpose: they pin *where* things are looked up
+(``AWSAction.handle_rest_call``, ``requests.get``, ``boto3.client``), not AWS behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from insightconnect_plugin_runtime.clients import aws_client
+from insightconnect_plugin_runtime.clients.aws_client import ActionHelper, AWSAction, PaginationHelper
+
+
+def action_with(connection: Any, pagination_helper: Any = None, **kwargs: Any) -> AWSAction:
+    action = AWSAction("describe", "d", input_=None, output=None, aws_service="ec2", aws_command="describe_instances",
+                       pagination_helper=pagination_helper, **kwargs)  # fmt: skip
+    action.connection = connection
+    return action
+
+
+def test_run_goes_through_handle_rest_call_for_every_page() -> None:
+    pages = [
+        {"reservations": [1], "next_token": "t2"},
+        {"reservations": [2], "next_token": "t3"},
+        {"reservations": [3]},
+    ]
+    helper = PaginationHelper(input_token=["next_token"], output_token=["next_token"], result_key=["reservations"])
+    action = action_with(mock.MagicMock(), helper)
+    with mock.patch.object(AWSAction, "handle_rest_call", side_effect=pages) as call:
+        assert action.run({}) == {"reservations": [1, 2, 3]}
+    assert call.call_count == 3
+
+
+@pytest.mark.parametrize(("max_pages", "removed"), [(None, True), (2, False)])
+def test_remove_keys_only_without_max_pages(max_pages: int | None, removed: bool) -> None:
+    helper = mock.MagicMock(max_pages=max_pages, input_token=["next_token"])
+    action = action_with(mock.MagicMock(), helper)
+    with mock.patch.object(AWSAction, "handle_rest_call", return_value={}):
+        action.run({})
+    assert helper.remove_keys.called is removed
+
+
+def test_handle_rest_call_uses_the_connection_helper_once_each() -> None:
+    connection = mock.MagicMock()
+    connection.helper.format_input.return_value = {"MaxResults": 5}
+    function = mock.MagicMock(return_value={"Reservations": []})
+    action = action_with(connection)
+    action.handle_rest_call(function, {"max_results": 5})
+    function.assert_called_once_with(MaxResults=5)
+    connection.helper.format_input.assert_called_once()
+    connection.helper.format_output.assert_called_once()
+
+
+def test_try_to_assume_role_builds_sts_then_service_client() -> None:
+    with mock.patch("boto3.client") as client:
+        AWSAction.try_to_assume_role("ec2", {"role_arn": "arn:aws:iam::1:role/r", "region": "us-east-1"}, {})
+    assert [c.args[0] for c in client.call_args_list] == ["sts", "ec2"]
+    client.return_value.close.assert_called_once()  # the STS client
+
+
+def test_connection_test_with_patched_requests_get() -> None:
+    connection = mock.MagicMock()
+    connection.helper = ActionHelper()
+    action = action_with(connection)
+    with mock.patch("requests.get") as get:
+        get.return_value.status_code = 200
+        assert action.test() == {}
+    assert get.call_args.kwargs["timeout"] == AWSAction.TEST_TIMEOUT
+
+
+def test_connection_test_patched_through_the_module_name() -> None:
+    connection = mock.MagicMock()
+    connection.helper = ActionHelper()
+    with mock.patch("insightconnect_plugin_runtime.clients.aws_client.requests.get") as get:
+        get.return_value.status_code = 204
+        action_with(connection).test()
+    get.assert_called_once()
+
+
+def test_close_client_default_patched_on_the_module() -> None:
+    with mock.patch.object(aws_client, "is_running_in_cloud", return_value=True):
+        assert action_with(mock.MagicMock()).close_client is True
