@@ -607,8 +607,10 @@ class AWSAction(Action):
         try:
             return client_function(**params)
         except Exception as error:
-            mapped = botocore_error_to_plugin_exception(error, self._operation)
             self.logger.error("%s failed: %s", self._operation, error)
+            mapped = botocore_error_to_plugin_exception(error, self._operation)
+            if mapped is error:
+                raise
             raise mapped from error
 
     def _handle_format_output(self, response: Any) -> dict[str, Any]:
