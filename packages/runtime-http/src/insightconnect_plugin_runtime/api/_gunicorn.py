@@ -1,0 +1,101 @@
+"""gunicorn glue: the application object, the arbiter subclass and the server hooks.
+
+The Flask app is built in the master before the fork (like the reference), so every worker shares
+the parsed spec, the compiled schemas and the OpenAPI document copy-on-write. The arbiter subclass
+publishes its own worker table into the shared state (no ``ps`` pipeline) and raises the shutdown
+flag as soon as SIGTERM/SIGINT arrives, so a request that still reaches a worker while it drains
+gets a 503 instead of starting new work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+
+from ._shared import SharedState
+
+log = logging.getLogger("insightconnect_plugin_runtime.server")
+
+
+class PluginArbiter(Arbiter):
+    state: SharedState | None = None
+
+    def _publish(self) -> None:
+        if self.state is not None:
+            self.state.set_workers(len(self.WORKERS), int(self.num_workers or 0))
+
+    def manage_workers(self) -> None:
+        super().manage_workers()
+        self._publish()
+
+    def reap_workers(self) -> None:
+        super().reap_workers()
+        self._publish()
+
+    def handle_term(self) -> None:
+        if self.state is not None:
+            self.state.begin_shutdown()
+        super().handle_term()
+
+    def handle_int(self) -> None:
+        if self.state is not None:
+            self.state.begin_shutdown()
+        super().handle_int()
+
+
+class PluginApplication(BaseApplication):  # type: ignore[misc]
+    """Serves a ready-made WSGI app with settings given as a dict."""
+
+    def __init__(
+        self,
+        app: Any,
+        settings: dict[str, Any],
+        state: SharedState,
+        post_fork: Iterable[Callable[[Any, Any], None]] = (),
+        child_exit: Iterable[Callable[[Any, Any], None]] = (),
+    ) -> None:
+        self.application = app
+        self.settings = settings
+        self.state = state
+        self._post_fork = tuple(post_fork)
+        self._child_exit = tuple(child_exit)
+        super().__init__()
+
+    def load_config(self) -> None:
+        unknown = []
+        for key, value in self.settings.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+            else:
+                unknown.append(key)
+        if unknown:
+            log.warning("Ignoring gunicorn settings it does not know: %s", ", ".join(sorted(unknown)))
+        self.cfg.set("post_fork", self._on_post_fork)
+        self.cfg.set("child_exit", self._on_child_exit)
+
+    def _on_post_fork(self, server: Any, worker: Any) -> None:
+        for hook in self._post_fork:
+            try:
+                hook(server, worker)
+            except Exception:
+                log.warning("A post-fork hook failed", exc_info=True)
+
+    def _on_child_exit(self, server: Any, worker: Any) -> None:
+        self.state.forget_process(worker.pid)
+        for hook in self._child_exit:
+            try:
+                hook(server, worker)
+            except Exception:
+                log.warning("A child-exit hook failed", exc_info=True)
+
+    def load(self) -> Any:
+        return self.application
+
+    def run(self) -> None:
+        arbiter = PluginArbiter(self)
+        arbiter.state = self.state
+        arbiter.run()

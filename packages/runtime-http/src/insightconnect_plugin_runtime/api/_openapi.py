@@ -1,0 +1,306 @@
+"""An OpenAPI 3.1 document generated from the plugin's own schemas.
+
+The reference publishes Swagger 2.0 with one generic body for every action (and input types named
+``*_event`` instead of ``*_start``). Here every step contributes its real input, output and state
+schemas as components; the ``{name}`` path parameters are enums of the registered step names, and
+the request/response bodies are ``oneOf`` the per-step messages, each pinned to its step by a
+``const``. The plugin schemas' ``#/definitions/...`` references are moved under
+``#/components/schemas`` with a per-schema prefix so that references resolve inside the document.
+
+The document is built once when the app is created and served from memory.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+OPENAPI_VERSION = "3.1.0"
+API_TITLE = "InsightConnect Plugin Runtime API"
+
+_KINDS = (
+    # (kind, registry attribute, start type, event type, path segment)
+    ("action", "actions", "action_start", "action_event", "actions"),
+    ("trigger", "triggers", "trigger_start", "trigger_event", "triggers"),
+    ("task", "tasks", "task_start", "task_event", "tasks"),
+)
+
+_OBJECT = {"type": "object"}
+
+
+def _schema_of(variable: Any) -> dict[str, Any] | None:
+    schema = getattr(variable, "schema", variable)
+    return schema if isinstance(schema, dict) else None
+
+
+class _Components:
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def add_plugin_schema(self, prefix: str, schema: dict[str, Any] | None) -> dict[str, Any]:
+        """Register ``schema`` (and its definitions) under ``prefix``; return a ``$ref`` to it."""
+        if not schema:
+            self.schemas[prefix] = dict(_OBJECT)
+            return {"$ref": f"#/components/schemas/{prefix}"}
+        schema = copy.deepcopy(schema)
+        schema.pop("$schema", None)
+        definitions = schema.pop("definitions", None) or {}
+        defs_prefix = f"{prefix}.definitions."
+        for name, definition in definitions.items():
+            self.schemas[defs_prefix + name] = _rewrite_refs(definition, defs_prefix)
+        self.schemas[prefix] = _rewrite_refs(schema, defs_prefix)
+        return {"$ref": f"#/components/schemas/{prefix}"}
+
+    def ref(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        self.schemas[name] = schema
+        return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _rewrite_refs(value: Any, defs_prefix: str) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "$ref" and isinstance(item, str) and item.startswith("#/definitions/"):
+                out[key] = "#/components/schemas/" + defs_prefix + item[len("#/definitions/") :]
+            else:
+                out[key] = _rewrite_refs(item, defs_prefix)
+        return out
+    if isinstance(value, list):
+        return [_rewrite_refs(item, defs_prefix) for item in value]
+    return value
+
+
+def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    texts = {
+        400: "The message is malformed, fails its schema, or the step reported a client or plugin error.",
+        404: "No step of that name.",
+        413: "The body is larger than ICON_RUNTIME_MAX_BODY_BYTES.",
+        500: "The step failed unexpectedly or returned output that fails its schema.",
+        501: "The connection implements no test.",
+        503: "The server is shutting down.",
+    }
+    return {str(code): _json_body({"$ref": "#/components/schemas/ErrorEnvelope"}, texts[code]) for code in codes}
+
+
+def _name_parameter(names: list[str], kind: str) -> dict[str, Any]:
+    return {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": f"The {kind} to run, as registered by the plugin.",
+        "schema": {"type": "string", "enum": names},
+    }
+
+
+def _simple_get(summary: str, schema: dict[str, Any], tag: str = "plugin") -> dict[str, Any]:
+    return {"get": {"summary": summary, "tags": [tag], "responses": {"200": _json_body(schema, "OK")}}}
+
+
+def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) -> dict[str, Any]:
+    components = _Components()
+    connection_ref = components.add_plugin_schema("connection", _schema_of(getattr(plugin.connection, "schema", None)))
+    components.ref("Meta", {"type": ["object", "null"], "description": "Where the message comes from."})
+    components.ref(
+        "ErrorEnvelope",
+        {
+            "type": "object",
+            "description": "A failed step (v1 envelope) or a request the server refused.",
+            "properties": {
+                "body": {"type": "object"},
+                "version": {"type": "string"},
+                "type": {"type": ["string", "null"]},
+                "error": {"type": "string"},
+                "code": {"type": "integer"},
+            },
+        },
+    )
+    paths: dict[str, Any] = {}
+    for kind, registry_name, start_type, event_type, segment in _KINDS:
+        registry = getattr(plugin, registry_name, None) or {}
+        names = sorted(registry)
+        if not names:
+            continue
+        starts, events = [], []
+        for name in names:
+            step = registry[name]
+            prefix = f"{kind}.{name}"
+            input_ref = components.add_plugin_schema(f"{prefix}.input", _schema_of(step.input))
+            output_ref = components.add_plugin_schema(f"{prefix}.output", _schema_of(step.output))
+            body_props: dict[str, Any] = {
+                kind: {"const": name},
+                "meta": {"$ref": "#/components/schemas/Meta"},
+                "connection": connection_ref,
+                "input": input_ref,
+            }
+            required = [kind]
+            event_body: dict[str, Any] = {
+                "log": {"type": "string"},
+                "status": {"enum": ["ok"]},
+                "meta": {"$ref": "#/components/schemas/Meta"},
+                "output": output_ref,
+            }
+            if kind == "task":
+                state_ref = components.add_plugin_schema(f"{prefix}.state", _schema_of(getattr(step, "state", None)))
+                body_props["state"] = state_ref
+                body_props["custom_config"] = {"type": "object"}
+                required.append("state")
+                event_body.update(
+                    {"state": state_ref, "has_more_pages": {"type": "boolean"}, "status_code": {"type": "integer"}}
+                )
+            if kind == "trigger":
+                body_props["dispatcher"] = {
+                    "type": "object",
+                    "properties": {"url": {"type": "string"}, "webhook_url": {"type": "string"}},
+                }
+            start_schema = {
+                "type": "object",
+                "title": name,
+                "description": str(getattr(step, "description", "") or ""),
+                "required": ["type", "version", "body"],
+                "properties": {
+                    "type": {"const": start_type},
+                    "version": {"const": "v1"},
+                    "body": {"type": "object", "required": required, "properties": body_props},
+                },
+            }
+            starts.append(components.ref(f"{prefix}.start", start_schema))
+            events.append(
+                components.ref(
+                    f"{prefix}.event",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "type": {"const": event_type},
+                            "version": {"const": "v1"},
+                            "body": {"type": "object", "required": ["status", "output"], "properties": event_body},
+                        },
+                    },
+                )
+            )
+        parameter = _name_parameter(names, kind)
+        request = {
+            "required": True,
+            "content": {"application/json": {"schema": {"oneOf": starts}}},
+        }
+        reply = _json_body({"oneOf": events}, "The step's reply envelope.")
+        operations: dict[str, Any] = {
+            "get": {
+                "summary": f"Describe one {kind}",
+                "tags": [segment],
+                "parameters": [parameter],
+                "responses": {"200": _json_body(_OBJECT, "The spec entry of the step."), **_errors(404)},
+            }
+        }
+        if kind != "trigger":
+            operations["post"] = {
+                "summary": f"Run a {kind}",
+                "tags": [segment],
+                "parameters": [parameter],
+                "requestBody": request,
+                "responses": {"200": reply, **_errors(400, 404, 413, 500, 503)},
+            }
+        paths[f"/api/v1/{segment}/{{name}}"] = operations
+        paths[f"/api/v1/{segment}/{{name}}/test"] = {
+            "post": {
+                "summary": f"Test a {kind} (its connection test, or the step's test method)",
+                "tags": [segment],
+                "parameters": [parameter],
+                "requestBody": request,
+                "responses": {
+                    "200": _json_body(_OBJECT, "The test's reply envelope."),
+                    **_errors(400, 404, 413, 500, 503),
+                },
+            }
+        }
+        paths[f"/api/v1/{segment}"] = _simple_get(
+            f"Names of the {segment}", {"type": "array", "items": {"type": "string"}}
+        )
+    connection_start = components.ref(
+        "connection.start",
+        {
+            "type": "object",
+            "required": ["type", "version", "body"],
+            "properties": {
+                "type": {"const": "connection_test"},
+                "version": {"const": "v1"},
+                "body": {
+                    "type": "object",
+                    "properties": {"connection": connection_ref, "meta": {"$ref": "#/components/schemas/Meta"}},
+                },
+            },
+        },
+    )
+    paths["/api/v1/connection/{connection_test_type}"] = {
+        "post": {
+            "summary": "Test the connection",
+            "tags": ["connection"],
+            "parameters": [
+                {
+                    "name": "connection_test_type",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"enum": ["test", "test_task"]},
+                }
+            ],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": connection_start}}},
+            "responses": {
+                "200": _json_body(_OBJECT, "The connection works."),
+                "204": {"description": "The test returned no output."},
+                **_errors(400, 413, 500, 501, 503),
+            },
+        }
+    }
+    paths["/api/v1/connection"] = _simple_get("The connection's JSON schema", _OBJECT, "connection")
+    paths["/api/v1/info"] = _simple_get("Plugin identity, server settings and runtime distributions", _OBJECT)
+    paths["/api/v1/spec"] = _simple_get("plugin.spec.yaml (?format=json|yaml)", _OBJECT)
+    paths["/api/v1/api"] = _simple_get("This document (?format=json|yaml)", _OBJECT)
+    paths["/api/v1/status"] = _simple_get("Static status", _OBJECT, "server")
+    paths["/api/v1/definitions/actions"] = _simple_get("Input schema of every action", _OBJECT)
+    paths["/api/v1/workers"] = _simple_get("Number of gunicorn workers", _OBJECT, "server")
+    paths["/api/v1/health/live"] = _simple_get("Liveness probe", _OBJECT, "server")
+    paths["/api/v1/health/ready"] = {
+        "get": {
+            "summary": "Readiness probe: 503 once shutdown started",
+            "tags": ["server"],
+            "responses": {"200": _json_body(_OBJECT, "Ready"), "503": _json_body(_OBJECT, "Shutting down")},
+        }
+    }
+    paths["/metrics"] = {
+        "get": {
+            "summary": "Prometheus metrics of every worker",
+            "tags": ["server"],
+            "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+        }
+    }
+    for action in ("add", "remove"):
+        paths[f"/api/v1/workers/{action}"] = {
+            "post": {
+                "summary": f"{action.title()} one gunicorn worker",
+                "tags": ["server"],
+                "responses": {"200": _json_body(_OBJECT, "OK"), "400": _json_body(_OBJECT, "Refused")},
+            }
+        }
+    if include_admin:
+        paths["/api/v1/admin/shutdown"] = {
+            "post": {
+                "summary": "Refuse new step work, let running work finish, then stop",
+                "tags": ["server"],
+                "responses": {"200": _json_body(_OBJECT, "Accepted")},
+            }
+        }
+    if include_admin_status:
+        paths["/api/v1/admin/status"] = _simple_get("Shutdown state and step work in flight", _OBJECT, "server")
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": API_TITLE,
+            "version": str(getattr(plugin, "version", "") or "0.0.0"),
+            "description": f"{plugin.vendor}/{plugin.name}: {plugin.description}",
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": components.schemas},
+    }

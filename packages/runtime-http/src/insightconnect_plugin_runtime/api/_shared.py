@@ -1,0 +1,109 @@
+"""State every gunicorn process must agree on: shutdown flag, worker counts, step work in flight.
+
+The reference keeps these in module globals, which become private copies after ``fork``: with two
+workers, ``/admin/shutdown`` stopped only the worker that answered it and ``/admin/status`` saw only
+its own requests. Here they live in anonymous shared memory created in the master before the fork
+(``multiprocessing.sharedctypes``), so every worker reads and writes the same values without a
+round-trip to the master, and the worker count comes from the arbiter's own table instead of ``ps``.
+
+In-flight work is counted per worker slot, not in one shared counter: a worker killed with
+``kill -9`` in the middle of a request would otherwise leave the counter too high forever. The
+master clears the slot of every worker it reaps.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from multiprocessing import get_context
+from multiprocessing.sharedctypes import RawArray, RawValue
+
+MAX_WORKER_SLOTS = 256
+
+
+class SharedState:
+    """Counters shared by the master and every worker (fork inherits the mapping)."""
+
+    def __init__(self, slots: int = MAX_WORKER_SLOTS) -> None:
+        self._shutdown = RawValue(ctypes.c_int, 0)
+        self._live_workers = RawValue(ctypes.c_int, 0)
+        self._target_workers = RawValue(ctypes.c_int, 0)
+        self._pids = RawArray(ctypes.c_int, slots)
+        self._active = RawArray(ctypes.c_int, slots)
+        self._slot_lock = get_context("fork").Lock()
+        self._local_lock = threading.Lock()
+        self._slot: int | None = None
+        self._slot_pid = 0
+        #: The gunicorn master, when the app runs under one (admin shutdown stops it).
+        self.master_pid: int | None = None
+
+    # --- shutdown --------------------------------------------------------------------------------
+
+    @property
+    def shutting_down(self) -> bool:
+        return bool(self._shutdown.value)
+
+    def begin_shutdown(self) -> bool:
+        """Raise the flag; True if this call raised it (so the caller starts the drain once)."""
+        with self._local_lock:
+            first = not self._shutdown.value
+            self._shutdown.value = 1
+        return first
+
+    # --- workers ---------------------------------------------------------------------------------
+
+    def set_workers(self, live: int, target: int) -> None:
+        self._live_workers.value = live
+        self._target_workers.value = target
+
+    @property
+    def live_workers(self) -> int:
+        return int(self._live_workers.value)
+
+    @property
+    def target_workers(self) -> int:
+        return int(self._target_workers.value)
+
+    # --- work in flight --------------------------------------------------------------------------
+
+    def _own_slot(self) -> int:
+        pid = os.getpid()
+        if self._slot is not None and self._slot_pid == pid:
+            return self._slot
+        with self._slot_lock:
+            free = None
+            for index, owner in enumerate(self._pids):
+                if owner == pid:
+                    free = index
+                    break
+                if free is None and owner == 0:
+                    free = index
+            if free is None:  # more workers than slots: share the last one rather than fail
+                free = len(self._pids) - 1
+            self._pids[free] = pid
+            self._active[free] = 0
+        self._slot, self._slot_pid = free, pid
+        return free
+
+    def work_started(self) -> None:
+        slot = self._own_slot()
+        with self._local_lock:
+            self._active[slot] += 1
+
+    def work_finished(self) -> None:
+        slot = self._own_slot()
+        with self._local_lock:
+            self._active[slot] = max(0, self._active[slot] - 1)
+
+    @property
+    def active_work(self) -> int:
+        return sum(self._active[i] for i, pid in enumerate(self._pids) if pid)
+
+    def forget_process(self, pid: int) -> None:
+        """Called by the master when a worker exited, however it died."""
+        with self._slot_lock:
+            for index, owner in enumerate(self._pids):
+                if owner == pid:
+                    self._pids[index] = 0
+                    self._active[index] = 0

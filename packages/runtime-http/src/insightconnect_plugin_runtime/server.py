@@ -1,0 +1,219 @@
+"""``bin/<plugin> http``: serve a plugin over HTTP with gunicorn and Flask.
+
+Core finds :func:`serve` through the ``insightconnect_plugin_runtime.server`` entry point, so Flask
+and gunicorn are imported only when a plugin is actually served. :class:`PluginServer` keeps the
+reference's class name and constructor for plugins' test fixtures that build the app directly.
+
+Names plugins' tests patch are defined here and looked up here at call time:
+``request_get`` (the config-service GET) and ``is_running_in_cloud``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from typing import Any
+
+from ._contracts import ServerOptions
+from .util import is_running_in_cloud
+
+__all__ = [
+    "API_TITLE",
+    "API_VERSION",
+    "OPEN_API_VERSION",
+    "VERSION_MAPPING",
+    "PluginServer",
+    "is_running_in_cloud",
+    "request_get",
+    "serve",
+]
+
+API_TITLE = "InsightConnect Plugin Runtime API"
+API_VERSION = "1.0"
+OPEN_API_VERSION = "3.1.0"
+VERSION_MAPPING = {"legacy": "/", "v1": "/api/v1"}
+#: Largest config-service answer read (a runaway response must not exhaust memory).
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+log = logging.getLogger("insightconnect_plugin_runtime.server")
+
+
+class ConfigResponse:
+    """The little of ``requests.Response`` the config-service client uses."""
+
+    def __init__(self, status_code: int, content: bytes, url: str) -> None:
+        self.status_code = status_code
+        self.content = content
+        self.url = url
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise urllib.error.HTTPError(self.url, self.status_code, f"HTTP {self.status_code}", None, None)  # type: ignore[arg-type]
+
+
+def request_get(url: str, timeout: float = 1.0, **_: Any) -> ConfigResponse:
+    """GET ``url`` (the config service) with a timeout; plugins' tests patch this name."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json"}, method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return ConfigResponse(reply.status, reply.read(MAX_CONFIG_BYTES), url)
+    except urllib.error.HTTPError as error:
+        return ConfigResponse(error.code, error.read(MAX_CONFIG_BYTES) if error.fp else b"", url)
+
+
+def _config_getter(url: str, timeout: float) -> Any:
+    return sys.modules[__name__].request_get(url, timeout=timeout)
+
+
+class PluginServer:
+    """The app, its settings and shared state for one plugin; :meth:`start` runs gunicorn."""
+
+    def __init__(
+        self,
+        plugin: Any,
+        port: int = 10001,
+        workers: int = 1,
+        threads: int = 4,
+        debug: bool = False,
+        worker_class: str = "sync",
+        worker_connections: int = 200,
+        graceful_timeout: int = 30,
+        bind_host: str = "0.0.0.0",
+        metrics: bool = False,
+    ) -> None:
+        from .api._custom_config import ConfigStore
+        from .api._settings import build_settings
+        from .api._shared import SharedState
+        from .api._spec import load_spec
+
+        self.plugin = plugin
+        self.options = ServerOptions(
+            port=port,
+            workers=workers,
+            threads=threads,
+            worker_class=worker_class,
+            worker_connections=worker_connections,
+            graceful_timeout=graceful_timeout,
+            debug=debug,
+            bind_host=bind_host,
+        )
+        self.debug = debug
+        self.cloud = sys.modules[__name__].is_running_in_cloud()
+        self.settings = build_settings(self.options, self.cloud)
+        self.workers, self.threads = self.settings.workers, self.settings.threads
+        self.state = SharedState()
+        self.config_store = ConfigStore(plugin, os.environ.get("CPS_ENDPOINT"), _config_getter)
+        if self.cloud:
+            self.config_store.fetch()
+        self.config_options = self.config_store.options
+        self.metrics = None
+        if metrics:
+            from .api._metrics import Metrics
+
+            self.metrics = Metrics()
+        self.spec = load_spec()
+        self.app = self.create_flask_app()
+
+    def create_flask_app(self) -> Any:
+        from ._extensions import server_hooks
+        from .api.endpoints import Endpoints
+
+        self.endpoints = Endpoints(self.plugin, self.settings, self.state, self.spec, self.config_store, self.metrics)
+        app = self.endpoints.create_app()
+        for hook in server_hooks():
+            init_app = getattr(hook, "init_app", None)
+            if callable(init_app):
+                try:
+                    init_app(app, self.plugin, self.config_store.options)
+                except Exception:
+                    log.warning("A server hook failed in init_app", exc_info=True)
+        return app
+
+    # Kept for fixtures written against the reference: the app is complete when built.
+    def register_blueprint(self) -> None:
+        return None
+
+    def register_api_spec(self) -> None:
+        return None
+
+    def _post_fork(self, server: Any, worker: Any) -> None:
+        from ._extensions import server_hooks
+
+        self.config_store.refresh_in_background()
+        for hook in server_hooks():
+            post_fork = getattr(hook, "post_fork", None)
+            if callable(post_fork):
+                post_fork(self.app, self.plugin, self.config_store.options)
+
+    @staticmethod
+    def _child_exit(server: Any, worker: Any) -> None:
+        from .api._metrics import mark_process_dead
+
+        mark_process_dead(worker.pid)
+
+    def start(self) -> int:
+        """Run gunicorn until it stops; returns its exit status."""
+        from .api._gunicorn import PluginApplication
+        from .api._log import gunicorn_logger_class
+
+        settings = dict(self.settings.gunicorn)
+        settings.setdefault("logger_class", gunicorn_logger_class(self.cloud, self.debug))
+        self.state.master_pid = os.getpid()
+        application = PluginApplication(
+            self.app, settings, self.state, post_fork=[self._post_fork], child_exit=[self._child_exit]
+        )
+        try:
+            application.run()
+        except SystemExit as stop:
+            if os.getpid() != self.state.master_pid:
+                raise  # a worker leaving: let it exit without running the master's clean-up
+            return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        return 0
+
+
+def serve(plugin: Any, options: ServerOptions) -> int:
+    """Entry point of ``bin/<plugin> http``; returns the process exit code."""
+    from .api._log import configure_server_logging
+    from .api._settings import ConfigFileError
+
+    cloud = sys.modules[__name__].is_running_in_cloud()
+    configure_server_logging(json_lines=cloud, debug=options.debug)
+    runtime_dir = tempfile.mkdtemp(prefix="icon-runtime-http-")
+    owner = os.getpid()
+    metrics_dir = os.path.join(runtime_dir, "metrics")
+    os.mkdir(metrics_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        try:
+            server = PluginServer(
+                plugin,
+                port=options.port,
+                workers=options.workers,
+                threads=options.threads,
+                debug=options.debug,
+                worker_class=options.worker_class,
+                worker_connections=options.worker_connections,
+                graceful_timeout=options.graceful_timeout,
+                bind_host=options.bind_host,
+                metrics=True,
+            )
+        except ConfigFileError as error:
+            log.error("%s", error)
+            return 2
+        return server.start()
+    finally:
+        if os.getpid() == owner:
+            shutil.rmtree(runtime_dir, ignore_errors=True)
