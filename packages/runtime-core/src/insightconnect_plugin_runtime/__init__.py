@@ -20,12 +20,28 @@ the merged wheel install. The public names resolve lazily (PEP 562) so that a ba
 a one-shot ``run`` must not pay for Flask, gunicorn, boto3, requests or OpenTelemetry.
 """
 
-from pkgutil import extend_path
+import os as _os
+import sys
 
-__path__ = extend_path(__path__, __name__)
+
+def _extend_path(path: list[str], name: str) -> list[str]:
+    """``pkgutil.extend_path`` for plain directories, without importing pkgutil (a sixth of our import time).
+
+    Every ``sys.path`` entry holding a ``<name>/`` directory contributes it: that is how the sibling
+    distributions' editable ``src`` trees join this package.
+    """
+    portions = list(path)
+    for entry in sys.path:
+        if isinstance(entry, str):
+            candidate = _os.path.join(entry, name)
+            if candidate not in portions and _os.path.isdir(candidate):
+                portions.append(candidate)
+    return portions
+
+
+__path__ = _extend_path(__path__, __name__)
 
 import importlib  # noqa: E402
-import sys  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from ._certifi import install_certifi_patch  # noqa: E402

@@ -20,11 +20,13 @@ Entry-point groups (all prefixed with the import package name):
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import argparse
 
 GROUP_SERVER = "insightconnect_plugin_runtime.server"
 GROUP_STEP_HOOKS = "insightconnect_plugin_runtime.step_hooks"

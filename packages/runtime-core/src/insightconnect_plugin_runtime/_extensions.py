@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 from ._contracts import GROUP_SERVER, GROUP_SERVER_HOOKS, GROUP_STEP_HOOKS, ServeFunction, StepCall, StepHook
 
 log = logging.getLogger("insightconnect_plugin_runtime.extensions")
+PREFIX = "insightconnect_plugin_runtime."
 
 
 def _disabled() -> set[str]:
@@ -24,11 +26,61 @@ def _disabled() -> set[str]:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-@functools.cache
-def _entry_points(group: str) -> tuple[Any, ...]:
-    from importlib.metadata import entry_points
+class _EntryPoint:
+    """``name = module:attr`` from an ``entry_points.txt``; ``load`` imports it."""
 
-    return tuple(sorted(entry_points(group=group), key=lambda ep: ep.name))
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+    def load(self) -> Any:
+        import importlib
+
+        module_name, _, attrs = self.value.partition(":")
+        target: Any = importlib.import_module(module_name.strip())
+        for attr in filter(None, attrs.strip().split(".")):
+            target = getattr(target, attr)
+        return target
+
+
+@functools.cache
+def _all_runtime_entry_points() -> dict[str, tuple[_EntryPoint, ...]]:
+    """Our groups from every installed distribution's ``entry_points.txt``, read once.
+
+    ``importlib.metadata`` would do the same but costs a sixth of a one-shot run to import (it pulls
+    in the email parser); the format is simple INI and only our own groups are of interest.
+    """
+    found: dict[str, dict[str, _EntryPoint]] = {}
+    seen_dirs: set[str] = set()
+    for entry in sys.path:
+        if not isinstance(entry, str) or entry in seen_dirs or not os.path.isdir(entry or "."):
+            continue
+        seen_dirs.add(entry)
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(entry or ".", name, "entry_points.txt"), encoding="utf-8") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            group = None
+            for line in text.splitlines():
+                line = line.strip()
+                if line.startswith("[") and line.endswith("]"):
+                    group = line[1:-1].strip()
+                elif group and group.startswith(PREFIX) and "=" in line and not line.startswith(("#", ";")):
+                    ep_name, _, value = line.partition("=")
+                    found.setdefault(group, {}).setdefault(ep_name.strip(), _EntryPoint(ep_name.strip(), value))
+    return {group: tuple(sorted(eps.values(), key=lambda ep: ep.name)) for group, eps in found.items()}
+
+
+def _entry_points(group: str) -> tuple[Any, ...]:
+    return _all_runtime_entry_points().get(group, ())
 
 
 @functools.cache
@@ -75,5 +127,5 @@ def around_step(call: StepCall) -> AbstractContextManager[Any]:
 
 def reset_cache() -> None:
     """Forget the scan (tests install and remove extensions)."""
-    _entry_points.cache_clear()
+    _all_runtime_entry_points.cache_clear()
     load_group.cache_clear()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import sys
-import urllib.error
-import urllib.request
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import ssl
 
 from .exceptions import PluginException
 
@@ -67,10 +67,15 @@ class Http:
     def _context(self) -> ssl.SSLContext | None:
         if not self.url.lower().startswith("https"):
             return None
+        import ssl
+
         cafile = os.environ.get("SSL_CERT_FILE")
         return ssl.create_default_context(cafile=cafile if cafile and os.path.exists(cafile) else None)
 
     def write(self, msg: Any, idempotency_key: str | None = None) -> None:
+        import urllib.error
+        import urllib.request
+
         url = self.url if "://" in self.url else f"http://{self.url}"
         headers = {"Content-Type": "application/json"}
         if idempotency_key:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 from . import constants
@@ -143,6 +142,8 @@ class Trigger(Step):
 
 
 def _atomic_write(path: str, text: str) -> None:
+    import tempfile
+
     directory = os.path.dirname(path) or "."
     fd, temp = tempfile.mkstemp(prefix=".state-", dir=directory)
     try:

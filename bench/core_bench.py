@@ -1,0 +1,75 @@
+"""Import cost and one-shot ``run`` of an action: icon-runtime-core alone vs the reference 6.6.1.
+
+Both runtimes run the same plugin (samples/example) with the same message, in the same run, from their
+own virtual environments. Prints medians over several runs and the ratios against the targets of the
+core issue: import <= 1/8, one-shot wall time <= 1/4 and peak RSS <= 1/2 of the reference's.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _venvs import REPO, our_venv, reference_venv  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "15"))
+SAMPLE = REPO / "samples" / "example"
+MESSAGE = (SAMPLE / "messages" / "say_hello.json").read_bytes()
+
+
+def _measure(argv: list[str], stdin: bytes = b"", cwd: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    proc.stdin.write(stdin)
+    proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv} exited with {proc.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def _median(argv: list[str], **kwargs) -> tuple[float, float]:
+    _measure(argv, **kwargs)  # warm the page cache
+    samples = [_measure(argv, **kwargs) for _ in range(RUNS)]
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+
+def _module_count(python: Path) -> int:
+    code = "import sys; n=len(sys.modules); import insightconnect_plugin_runtime; print(len(sys.modules)-n)"
+    return int(subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def main() -> int:
+    ours = our_venv("core-venv", ["runtime-core"]) / "bin" / "python"
+    ref = reference_venv() / "bin" / "python"
+    bare_ours, _ = _median([str(ours), "-c", "pass"])
+    rows = {}
+    for label, python in (("ours", ours), ("reference", ref)):
+        imp, _ = _median([str(python), "-c", "import insightconnect_plugin_runtime"])
+        run, rss = _median([str(python), str(SAMPLE / "bin" / "icon_example"), "run"], stdin=MESSAGE, cwd=SAMPLE)
+        rows[label] = {"import_ms": (imp - bare_ours) * 1000, "modules": _module_count(python),
+                       "run_ms": run * 1000, "rss_mib": rss}  # fmt: skip
+    print(f"python -c pass: {bare_ours * 1000:.1f} ms (subtracted from import times); {RUNS} runs, medians")
+    print(f"{'':22}{'ours':>12}{'reference':>12}{'ratio':>9}{'target':>9}")
+    checks = [("import (ms)", "import_ms", 1 / 8), ("import (modules)", "modules", None),
+              ("one-shot run (ms)", "run_ms", 1 / 4), ("one-shot peak RSS (MiB)", "rss_mib", 1 / 2)]  # fmt: skip
+    failed = False
+    for title, key, target in checks:
+        mine, theirs = rows["ours"][key], rows["reference"][key]
+        ratio = mine / theirs if theirs else float("nan")
+        verdict = "" if target is None else (f"<= {target:.3f}" + (" ok" if ratio <= target else " MISS"))
+        failed |= target is not None and ratio > target
+        print(f"{title:22}{mine:12.1f}{theirs:12.1f}{ratio:9.3f}  {verdict}")
+    return 1 if failed and os.environ.get("BENCH_STRICT") == "1" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
