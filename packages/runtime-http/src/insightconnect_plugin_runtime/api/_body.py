@@ -57,7 +57,20 @@ class BodyReader:
     def read(self, stream: Any, content_length: int | None) -> bytes:
         """Read at most the limit (+1 byte to notice a longer chunked body)."""
         self.check_length(content_length)
-        data = stream.read(self.max_bytes + 1)
+        limit = self.max_bytes + 1
+        # Stop at the declared length when there is one; a chunked body is read up to the limit.
+        wanted = min(limit, content_length) if content_length is not None else limit
+        data = stream.read(wanted)
+        if data and len(data) < wanted:  # a single read may stop at a chunk or buffer boundary
+            parts = [data]
+            size = len(data)
+            while size < wanted:
+                more = stream.read(wanted - size)
+                if not more:
+                    break
+                parts.append(more)
+                size += len(more)
+            data = b"".join(parts)
         if len(data) > self.max_bytes:
             raise BodyError(413, f"The request body is larger than the limit of {self.max_bytes} bytes.")
         return bytes(data)

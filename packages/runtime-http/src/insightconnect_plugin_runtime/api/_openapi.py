@@ -37,10 +37,14 @@ class _Components:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {}
 
-    def add_plugin_schema(self, prefix: str, schema: dict[str, Any] | None) -> dict[str, Any]:
-        """Register ``schema`` (and its definitions) under ``prefix``; return a ``$ref`` to it."""
+    def add_plugin_schema(self, prefix: str, schema: dict[str, Any] | None, title: str | None = None) -> dict[str, Any]:
+        """Register ``schema`` (and its definitions) under ``prefix``; return a ``$ref`` to it.
+
+        ``title`` replaces the plugin's own (usually just "Variables") so that Swagger UI's model list
+        names the step.
+        """
         if not schema:
-            self.schemas[prefix] = dict(_OBJECT)
+            self.schemas[prefix] = {**_OBJECT, "title": title} if title else dict(_OBJECT)
             return {"$ref": f"#/components/schemas/{prefix}"}
         schema = copy.deepcopy(schema)
         schema.pop("$schema", None)
@@ -49,6 +53,8 @@ class _Components:
         for name, definition in definitions.items():
             self.schemas[defs_prefix + name] = _rewrite_refs(definition, defs_prefix)
         self.schemas[prefix] = _rewrite_refs(schema, defs_prefix)
+        if title:
+            self.schemas[prefix]["title"] = title
         return {"$ref": f"#/components/schemas/{prefix}"}
 
     def ref(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +108,8 @@ def _simple_get(summary: str, schema: dict[str, Any], tag: str = "plugin") -> di
 
 def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) -> dict[str, Any]:
     components = _Components()
-    connection_ref = components.add_plugin_schema("connection", _schema_of(getattr(plugin.connection, "schema", None)))
+    connection_schema = _schema_of(getattr(plugin.connection, "schema", None))
+    connection_ref = components.add_plugin_schema("connection", connection_schema, "connection parameters")
     components.ref("Meta", {"type": ["object", "null"], "description": "Where the message comes from."})
     components.ref(
         "ErrorEnvelope",
@@ -128,8 +135,8 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
         for name in names:
             step = registry[name]
             prefix = f"{kind}.{name}"
-            input_ref = components.add_plugin_schema(f"{prefix}.input", _schema_of(step.input))
-            output_ref = components.add_plugin_schema(f"{prefix}.output", _schema_of(step.output))
+            input_ref = components.add_plugin_schema(f"{prefix}.input", _schema_of(step.input), f"{name} input")
+            output_ref = components.add_plugin_schema(f"{prefix}.output", _schema_of(step.output), f"{name} output")
             body_props: dict[str, Any] = {
                 kind: {"const": name},
                 "meta": {"$ref": "#/components/schemas/Meta"},
@@ -144,7 +151,8 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
                 "output": output_ref,
             }
             if kind == "task":
-                state_ref = components.add_plugin_schema(f"{prefix}.state", _schema_of(getattr(step, "state", None)))
+                state_schema = _schema_of(getattr(step, "state", None))
+                state_ref = components.add_plugin_schema(f"{prefix}.state", state_schema, f"{name} state")
                 body_props["state"] = state_ref
                 body_props["custom_config"] = {"type": "object"}
                 required.append("state")
@@ -158,7 +166,7 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
                 }
             start_schema = {
                 "type": "object",
-                "title": name,
+                "title": f"{name} start message",
                 "description": str(getattr(step, "description", "") or ""),
                 "required": ["type", "version", "body"],
                 "properties": {
@@ -173,6 +181,7 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
                     f"{prefix}.event",
                     {
                         "type": "object",
+                        "title": f"{name} reply",
                         "properties": {
                             "type": {"const": event_type},
                             "version": {"const": "v1"},
