@@ -1,0 +1,75 @@
+"""The app in-process (Flask test client), for plugins the sample cannot play: 204 and 501."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import insightconnect_plugin_runtime
+from insightconnect_plugin_runtime.server import PluginServer
+
+
+class _Quiet(insightconnect_plugin_runtime.Connection):
+    def __init__(self) -> None:
+        super().__init__(input=None)
+
+    def connect(self, params: Any = None) -> None:
+        return None
+
+    def test(self) -> None:
+        return None
+
+
+class _Untestable(insightconnect_plugin_runtime.Connection):
+    def __init__(self) -> None:
+        super().__init__(input=None)
+
+    def connect(self, params: Any = None) -> None:
+        return None
+
+
+def _client(connection: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.delenv("PLUGIN_RUNTIME_ENVIRONMENT", raising=False)
+    monkeypatch.delenv("GUNICORN_CONFIG_FILE", raising=False)
+    plugin = insightconnect_plugin_runtime.Plugin(name="probe", vendor="tests", version="0.0.1", connection=connection)
+    return PluginServer(plugin).app.test_client()
+
+
+CONNECTION_TEST = {"type": "connection_test", "version": "v1", "body": {"connection": {}}}
+
+
+def test_connection_test_without_output_is_204(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = _client(_Quiet(), monkeypatch).post("/api/v1/connection/test", json=CONNECTION_TEST)
+    assert reply.status_code == 204 and reply.data == b""
+
+
+def test_connection_without_a_test_is_501(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = _client(_Untestable(), monkeypatch).post("/api/v1/connection/test", json=CONNECTION_TEST)
+    assert reply.status_code == 501
+    assert reply.get_json()["body"]["status"] == "error"
+
+
+def test_server_patch_points_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plugins' tests patch server.is_running_in_cloud and server.request_get."""
+    from insightconnect_plugin_runtime import server
+
+    calls: list[str] = []
+
+    class Answer:
+        status_code = 200
+
+        def raise_for_status(self) -> None:
+            return None
+
+        def json(self) -> dict[str, Any]:
+            return {"plugins": {"probe": {"*": {"k": 1}}}, "otel_tracing": "http://127.0.0.1:1"}
+
+    monkeypatch.setattr(server, "is_running_in_cloud", lambda: True)
+    monkeypatch.setattr(server, "request_get", lambda url, **kw: calls.append(url) or Answer())
+    monkeypatch.setenv("CPS_ENDPOINT", "http://127.0.0.1:9/config")
+    plugin = insightconnect_plugin_runtime.Plugin(name="probe", connection=_Quiet())
+    built = PluginServer(plugin)
+    assert calls == ["http://127.0.0.1:9/config"]
+    assert built.config_options == {"otel_tracing": "http://127.0.0.1:1"}  # no tasks: only the tracing endpoint
+    assert built.app.test_client().post("/api/v1/admin/shutdown").status_code == 404
