@@ -25,10 +25,10 @@ env: $(HATCH)  ## create the workspace environment (every package editable)
 	$(HATCH) env create default
 
 test: $(HATCH)  ## run every test (all packages + cross-package) on Python 3.11
-	$(HATCH) test -py 3.11 || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest: no tests collected" || exit $$rc; }
+	$(HATCH) test -py 3.11 packages tests || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest: no tests collected" || exit $$rc; }
 
 test-matrix: $(HATCH)  ## run every test on Python 3.11, 3.12 and 3.13
-	$(HATCH) test --all || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; }
+	$(HATCH) test --all packages tests || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; }
 
 lint: $(HATCH)  ## ruff lint and format check
 	$(RUFF) check .
