@@ -170,7 +170,8 @@ def test_trigger_posts_each_event_and_checkpoints(run_cli, dispatcher, cli_env):
 def test_trigger_sees_a_refused_post_and_keeps_its_checkpoint(run_cli, dispatcher, cli_env):
     handler, url = dispatcher
     handler.status = 500
-    result = run_cli("run", stdin=json.dumps(_trigger_message(url)))
+    env = dict(cli_env, ICON_RUNTIME_OUTBOX_RETRIES="1", ICON_RUNTIME_OUTBOX_BACKOFF="0.01")
+    result = run_cli("run", stdin=json.dumps(_trigger_message(url)), env=env)
     assert result.code == 1
     assert result.reply["type"] == "trigger_event"
     assert "HTTP 500" in result.reply["body"]["error"]

@@ -105,6 +105,18 @@ def _call(function: Any, *args: Any) -> Any:
     return function(*args[: _accepts_arguments(function)])
 
 
+def _check(schema: Any, value: Any, error_class: type[Exception], problem: str) -> None:
+    """Validate ``value`` against a step schema object, turning a schema violation into ``error_class``."""
+    if schema is None:
+        return
+    try:
+        schema.validate(value)
+    except Exception as error:
+        if not is_validation_error(error):
+            raise
+        raise error_class(f"{problem} {describe_error(error)}") from None
+
+
 def _error_text(error: BaseException) -> str:
     if isinstance(error, SystemExit):
         return f"The step called exit ({error.code!r}) instead of returning a result."
@@ -328,14 +340,7 @@ class StepRunner:
         return output
 
     def _validate_input(self, kind: str, step: Any, params: Any) -> None:
-        if step.input is None:
-            return
-        try:
-            step.input.validate(params)
-        except Exception as error:
-            if not is_validation_error(error):
-                raise
-            raise ClientException(f"The {kind} input is invalid {describe_error(error)}") from None
+        _check(step.input, params, ClientException, f"The {kind} input is invalid")
         if hasattr(step.input, "validate_required"):
             step.input.validate_required(params)
 
@@ -343,24 +348,11 @@ class StepRunner:
         if "state" not in body or body["state"] is None:
             raise ClientException("A task_start message needs body.state (use {} for the first run).")
         state = body["state"]
-        if getattr(step, "state", None) is not None:
-            try:
-                step.state.validate(state)
-            except Exception as error:
-                if not is_validation_error(error):
-                    raise
-                raise ClientException(f"The task state is invalid {describe_error(error)}") from None
+        _check(getattr(step, "state", None), state, ClientException, "The task state is invalid")
         return state, body.get("custom_config") or {}
 
     def _validate_output(self, kind: str, step: Any, output: Any) -> None:
-        if step.output is None:
-            return
-        try:
-            step.output.validate(output)
-        except Exception as error:
-            if not is_validation_error(error):
-                raise
-            raise StepOutputError(f"The {kind} returned output that fails its schema {describe_error(error)}") from None
+        _check(step.output, output, StepOutputError, f"The {kind} returned output that fails its schema")
 
     def _prepare_trigger(self, step: Any, body: dict[str, Any]) -> None:
         dispatcher = body.get("dispatcher") or {}
@@ -379,6 +371,8 @@ class StepRunner:
                 step.dispatcher = Noop(dispatcher)
             else:
                 raise MessageError("A trigger_start message needs body.dispatcher.url to deliver events to.")
+        if not self.is_test and hasattr(step, "_start_outbox"):
+            step._start_outbox()  # resend what a previous run left unacknowledged, before run()
 
     def _test(self, kind: str, step: Any, connection: Any, params: Any, body: dict[str, Any]) -> Any:
         if kind == "task" and self.connection_test_type == "test_task" and hasattr(connection, "test_task"):

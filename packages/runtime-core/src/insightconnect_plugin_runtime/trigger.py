@@ -3,6 +3,10 @@
 Stateful triggers keep ``self.state`` in ``CACHE_DIR/<triggerId>.json``. Saving is atomic (write a
 temporary file, then rename), so a full disk or a crash never leaves a truncated checkpoint behind:
 the previous state stays in place and the error reaches the trigger.
+
+Events of a stateful trigger posted over HTTP go through a durable outbox (``_outbox``): ``send``
+returns only once the orchestrator acknowledged the event, so a checkpoint saved after ``send`` never
+passes an undelivered event, and events left unacknowledged by a crash are resent on restart.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Trigger(Step):
         self.state: dict[str, Any] = {}
         self.state_file = ""
         self._masker: Any = None
+        self._outbox: Any = None
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -55,10 +60,45 @@ class Trigger(Step):
                 cause="The trigger has no dispatcher to send events to.",
                 assistance="Start triggers through the runtime, which sets up the dispatcher.",
             )
-        if idempotency_key is None:
-            self.dispatcher.write(msg)
-        else:
-            self.dispatcher.write(msg, idempotency_key=idempotency_key)
+        from .dispatcher import Http
+
+        if not isinstance(self.dispatcher, Http):
+            if idempotency_key is None:
+                self.dispatcher.write(msg)
+            else:
+                self.dispatcher.write(msg, idempotency_key=idempotency_key)
+            return
+        from . import _outbox
+
+        trigger_id = self._trigger_id()
+        key = _outbox.event_key(msg["body"]["output"], idempotency_key, trigger_id)
+        outbox = self._open_outbox() if trigger_id else None
+        if outbox is None:
+            self.dispatcher.write(msg, idempotency_key=key)
+            return
+        outbox.send(self.dispatcher, key, msg)
+
+    def _open_outbox(self) -> Any:
+        """The durable outbox of this stateful trigger (None when disabled); replays leftovers once."""
+        outbox = getattr(self, "_outbox", None)
+        if outbox is not None:
+            return outbox
+        from . import _outbox
+
+        trigger_id = self._trigger_id()
+        if not trigger_id or not _outbox.enabled():
+            return None
+        path = safeguard_and_return_file_path(constants.CACHE_DIR, f"{trigger_id}.outbox.sqlite")
+        outbox = self._outbox = _outbox.Outbox(path, self.logger)
+        outbox.replay(self.dispatcher)
+        return outbox
+
+    def _start_outbox(self) -> None:
+        """At trigger start: resend the events a previous run left unacknowledged, in order."""
+        from .dispatcher import Http
+
+        if isinstance(self.dispatcher, Http):
+            self._open_outbox()
 
     def _take_log(self) -> str:
         stream = self.log_stream
