@@ -13,6 +13,7 @@ Label values are bounded: the step label is a registered step name or ``-``, nev
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 #: Request duration buckets (seconds): plugin steps range from microseconds to minutes.
@@ -53,9 +54,16 @@ class Metrics:
             **gauge_options,
         )
 
-    def observe(self, kind: str, step: str, endpoint: str, status: int, seconds: float) -> None:
-        self.requests.labels(kind, step, endpoint, str(status)).inc()
-        self.duration.labels(kind, step).observe(seconds)
+        self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+
+    def observe(self, kind: str, step: str, endpoint: str, status: str, seconds: float) -> None:
+        key = (kind, step, endpoint, status)
+        children = self._children.get(key)
+        if children is None:  # labels() is the slow part: resolve each label set once
+            children = (self.requests.labels(kind, step, endpoint, status), self.duration.labels(kind, step))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def scrape(self) -> tuple[bytes, str]:
         client = self._client
@@ -75,3 +83,45 @@ def mark_process_dead(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
+
+
+class MetricsMiddleware:
+    """WSGI wrapper that times every request and counts it by step and status.
+
+    Working at the WSGI level costs no Flask hooks or context-local lookups on the hot path. Step
+    views put ``(kind, step, rule)`` into ``environ["icon.step"]``; other requests are labelled by
+    their URL rule, resolved only for them.
+    """
+
+    def __init__(self, app: Any, metrics: Metrics, url_map: Any) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.url_map = url_map
+
+    def _rule(self, environ: dict[str, Any]) -> str:
+        try:
+            rule, _ = self.url_map.bind_to_environ(environ).match(return_rule=True)
+            return str(rule.rule)
+        except Exception:  # 404 and 405 have no rule
+            return "<unmatched>"
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        seen: list[str] = []
+
+        def record_status(status: str, headers: Any, exc_info: Any = None) -> Any:
+            seen.append(status)
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        metrics = self.metrics
+        metrics.in_flight.inc()
+        try:
+            return self.app(environ, record_status)
+        finally:
+            metrics.in_flight.dec()
+            labels = environ.get("icon.step")
+            kind, step, rule = labels if labels is not None else ("api", "-", self._rule(environ))
+            status = seen[-1].split(" ", 1)[0] if seen else "500"
+            metrics.observe(kind, step, rule, status, time.perf_counter() - started)

@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from insightconnect_plugin_runtime._components import installed_distributions
@@ -52,7 +52,7 @@ PLUGIN_SPEC_PACK = "/workspace/plugin.spec.yaml"
 
 JSON_TYPE = "application/json"
 SHUTDOWN_MESSAGE = "The plugin is shutting down and accepts no new work."
-_TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
+_TRACE_HEADERS = (("traceparent", "HTTP_TRACEPARENT"), ("tracestate", "HTTP_TRACESTATE"), ("baggage", "HTTP_BAGGAGE"))
 _INFO_FIELDS = (
     "name",
     "description",
@@ -137,11 +137,14 @@ class Endpoints:
         self._register_steps(app)
         self._register_api(app)
         self._register_docs(app)
-        app.before_request(self._before)
-        app.after_request(self._after)
-        app.teardown_request(self._teardown)
+        if self.cloud:
+            app.before_request(self._bind_request_context)
         app.register_error_handler(HTTPException, self._http_error)
         app.register_error_handler(Exception, self._unexpected_error)
+        if self.metrics is not None:
+            from ._metrics import MetricsMiddleware
+
+            app.wsgi_app = MetricsMiddleware(app.wsgi_app, self.metrics, app.url_map)  # type: ignore[method-assign]
         return app
 
     def _register_steps(self, app: Flask) -> None:
@@ -150,14 +153,10 @@ class Endpoints:
             app.add_url_rule(f"/api/v1{rule}", f"v1_{endpoint}", view, methods=["POST"])
 
         route("/actions/<name>", "action_run", lambda name: self.run_step("action", name))
-        route("/actions/<name>/test", "action_test", lambda name: self.run_step("action", name, is_test=True))
-        route("/triggers/<name>/test", "trigger_test", lambda name: self.run_step("trigger", name, is_test=True))
+        route("/actions/<name>/test", "action_test", lambda name: self.run_step("action", name, True))
+        route("/triggers/<name>/test", "trigger_test", lambda name: self.run_step("trigger", name, True))
         route("/tasks/<name>", "task_run", lambda name: self.run_step("task", name))
-        route(
-            "/tasks/<name>/test",
-            "task_test",
-            lambda name: self.run_step("task", name, is_test=True, connection_test_type="test_task"),
-        )
+        route("/tasks/<name>/test", "task_test", lambda name: self.run_step("task", name, True, "test_task"))
         app.add_url_rule(
             "/api/v1/connection/<connection_test_type>", "connection_test", self.connection_test, methods=["POST"]
         )
@@ -198,38 +197,15 @@ class Endpoints:
 
     # --- per-request hooks ---------------------------------------------------------------------------
 
-    def _before(self) -> None:
-        g.started = time.perf_counter()
-        if self.metrics is not None:
-            self.metrics.in_flight.inc()
-        if self.cloud:
-            from structlog.contextvars import bind_contextvars, clear_contextvars
+    def _bind_request_context(self) -> None:
+        """Cloud: the request's ids and path go into every log line until the next request."""
+        from structlog.contextvars import bind_contextvars, clear_contextvars
 
-            clear_contextvars()
-            headers = request.headers
-            context = {key: headers.get(header) for key, header in CONTEXT_HEADERS}
-            context["request_path"] = request.path
-            bind_contextvars(**{k: v for k, v in context.items() if v is not None})
-
-    def _after(self, response: Response) -> Response:
-        if self.metrics is not None:
-            rule = request.url_rule
-            self.metrics.observe(
-                g.get("step_kind", "api"),
-                g.get("step_name", "-"),
-                rule.rule if rule is not None else "<unmatched>",
-                response.status_code,
-                time.perf_counter() - g.get("started", time.perf_counter()),
-            )
-        return response
-
-    def _teardown(self, error: BaseException | None) -> None:
-        if self.metrics is not None:
-            self.metrics.in_flight.dec()
-        if self.cloud:
-            from structlog.contextvars import clear_contextvars
-
-            clear_contextvars()
+        clear_contextvars()
+        headers = request.headers
+        context = {key: headers.get(header) for key, header in CONTEXT_HEADERS}
+        context["request_path"] = request.path
+        bind_contextvars(**{k: v for k, v in context.items() if v is not None})
 
     def _http_error(self, error: HTTPException) -> Response:
         status = error.code or 500
@@ -249,12 +225,14 @@ class Endpoints:
     def run_step(self, kind: str, name: str, is_test: bool = False, connection_test_type: str = "test") -> Response:
         message_type, registry_name, reply_type = _STEP_ROUTES[kind]
         registry = getattr(self.plugin, registry_name) if registry_name else {}
-        g.step_kind = kind
-        g.step_name = name if (kind == "connection_test" or name in registry) else "-"
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not many
+        environ = req.environ
+        known = kind == "connection_test" or name in registry
+        environ["icon.step"] = (kind, name if known else "-", req.url_rule.rule if req.url_rule else "-")
         if self.state.shutting_down:
             return self._refuse(503, reply_type, SHUTDOWN_MESSAGE, None)
         try:
-            message = self.reader.decode(self.reader.read(request.stream, request.content_length))
+            message = self.reader.decode(self.reader.read(req.stream, req.content_length))
         except BodyError as error:
             return self._refuse(error.status, reply_type, str(error), None)
         except HTTPException as error:  # the stream itself enforced MAX_CONTENT_LENGTH
@@ -264,10 +242,10 @@ class Endpoints:
             return self._refuse(400, reply_type, problem, message)
         body = message.get("body") if isinstance(message, dict) else None
         if kind == "task" and not is_test and self.cloud and isinstance(body, dict):
-            self._add_custom_config(name, body)
+            self._add_custom_config(name, body, req.headers)
         if self.settings.debug:
             self._log_message("Request input", message, message)
-        carrier = {h: request.headers[h] for h in _TRACE_HEADERS if h in request.headers}
+        carrier = {h: environ[key] for h, key in _TRACE_HEADERS if key in environ}
         self.state.work_started()
         try:
             reply = self.plugin.handle_step(
@@ -290,7 +268,7 @@ class Endpoints:
 
     def connection_test(self, connection_test_type: str) -> Response:
         if connection_test_type not in ("test", "test_task"):
-            g.step_kind, g.step_name = "connection_test", "-"
+            request.environ["icon.step"] = ("connection_test", "-", "/api/v1/connection/<connection_test_type>")
             return error_response(
                 404, f"Unknown connection test {connection_test_type!r}: use 'test' or 'test_task'.", "Not Found"
             )
@@ -341,7 +319,7 @@ class Endpoints:
             text = repr(payload)
         log.debug("%s: %s", label, masker.mask_text(text))
 
-    def _add_custom_config(self, task_name: str, body: dict[str, Any]) -> None:
+    def _add_custom_config(self, task_name: str, body: dict[str, Any], headers: Any) -> None:
         store = self.config_store
         if store is None:
             return
@@ -349,8 +327,8 @@ class Endpoints:
             log.warning("No task configuration from the config service yet (%s)", store.last_error or "not fetched")
         config = store.config_for(
             task_name,
-            request.headers.get(ORG_ID, ""),
-            request.headers.get(INT_ID, ""),
+            headers.get(ORG_ID, ""),
+            headers.get(INT_ID, ""),
             bool(body.get("state")),
             self.plugin.tasks,
         )

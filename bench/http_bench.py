@@ -1,0 +1,260 @@
+"""HTTP serving: icon-runtime-http vs the reference 6.6.1 vs a bare Flask-on-gunicorn ceiling.
+
+All three serve on 127.0.0.1 with the same gunicorn workers and threads (gthread). The runtimes serve
+the same plugin (samples/example) and are loaded with the same action (say_hello); the ceiling is a
+one-route Flask app answering a constant JSON body. Measured with wrk (``apt-get install -y wrk``):
+requests/s and p50/p99 latency at each concurrency, RSS per worker after the load, and the time from
+process start to the first successful action. Each runtime lives in its own venv under bench/.work.
+
+Targets (the HTTP issue): at c=8 >= 3x the reference's requests/s and >= half the Flask ceiling;
+p99 <= half the reference's; RSS per worker <= 70 %; cold start <= half.
+
+Environment: BENCH_DURATION (s, default 5), BENCH_WORKERS (2), BENCH_THREADS (4),
+BENCH_CONCURRENCY ("1,8,64"), BENCH_COLD_RUNS (3), BENCH_ONLY (comma list of ours,reference,flask).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _venvs import REPO, WORK, our_venv, reference_venv  # noqa: E402
+
+SAMPLE = REPO / "samples" / "example"
+MESSAGE = (SAMPLE / "messages" / "say_hello.json").read_bytes()
+ACTION_PATH = "/api/v1/actions/say_hello"
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,8,64").split(",")]
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "3"))
+ONLY = set(os.environ.get("BENCH_ONLY", "ours,reference,flask").split(","))
+
+FLASK_HELLO = """
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/api/v1/actions/say_hello", methods=["POST"])
+def hello():
+    return {"message": "Hello, World!"}
+"""
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("{path}", "r")
+wrk.body = f:read("*a")
+f:close()
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    cold_start: float = 0.0
+    rss_per_worker_mib: float = 0.0
+    load: dict[int, dict[str, float]] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def post_ok(port: int) -> bool:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{ACTION_PATH}", data=MESSAGE, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+class Target:
+    """How to start one of the three servers on a given port."""
+
+    def __init__(self, name: str, python: Path, workdir: Path) -> None:
+        self.name, self.python, self.workdir = name, python, workdir
+
+    def command(self, port: int) -> tuple[list[str], dict[str, str], Path]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "PROMETHEUS", "ICON_RUNTIME"))}
+        env.pop("PLUGIN_RUNTIME_ENVIRONMENT", None)
+        bin_script = str(SAMPLE / "bin" / "icon_example")
+        if self.name == "ours":
+            args = ["--bind", "127.0.0.1", "--port", str(port), "--process-workers", str(WORKERS)]
+            return [str(self.python), bin_script, "http", *args, "--threads", str(THREADS)], env, self.workdir
+        config = {"bind": f"127.0.0.1:{port}", "workers": WORKERS, "threads": THREADS, "worker_class": "gthread"}
+        if self.name == "reference":
+            (self.workdir / "gunicorn.json").write_text(json.dumps({**config, "loglevel": "info"}))
+            env["GUNICORN_CONFIG_FILE"] = "gunicorn.json"
+            return [str(self.python), bin_script, "http"], env, self.workdir
+        gunicorn = [str(self.python), "-m", "gunicorn", "-b", config["bind"], "-w", str(WORKERS), "--threads"]
+        return [*gunicorn, str(THREADS), "-k", "gthread", "hello_app:app"], env, self.workdir
+
+    def start(self, port: int) -> tuple[subprocess.Popen[bytes], float]:
+        argv, env, cwd = self.command(port)
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        deadline = started + 60
+        while time.perf_counter() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {process.returncode}")
+            if post_ok(port):
+                return process, time.perf_counter() - started
+            time.sleep(0.005)
+        stop(process)
+        raise RuntimeError(f"{self.name} did not answer within 60 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def worker_rss_mib(master: int) -> float:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    sizes = []
+    for child in children:
+        status = Path(f"/proc/{child}/status").read_text()
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        if match:
+            sizes.append(int(match.group(1)) / 1024)
+    return statistics.mean(sizes) if sizes else 0.0
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(port: int, concurrency: int, seconds: int, script: Path) -> dict[str, float]:
+    threads = min(concurrency, 2)
+    url = f"http://127.0.0.1:{port}{ACTION_PATH}"
+    argv = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    output = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": float(errors.group(1)) if errors else 0.0}
+
+
+def measure(target: Target, script: Path) -> Result:
+    result = Result(target.name)
+    colds = []
+    for _ in range(COLD_RUNS):
+        process, seconds = target.start(free_port())
+        colds.append(seconds)
+        stop(process)
+    result.cold_start = statistics.median(colds)
+    port = free_port()
+    process, _ = target.start(port)
+    try:
+        wrk(port, 8, 1, script)  # warm every worker
+        for concurrency in CONCURRENCY:
+            result.load[concurrency] = wrk(port, concurrency, DURATION, script)
+        result.rss_per_worker_mib = worker_rss_mib(process.pid)
+    finally:
+        stop(process)
+    return result
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def report(results: dict[str, Result]) -> None:
+    print(f"\nworkers={WORKERS} threads={THREADS} duration={DURATION}s, action say_hello, 127.0.0.1\n")
+    print(f"{'server':<10} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, result in results.items():
+        for concurrency, row in result.load.items():
+            print(
+                f"{name:<10} {concurrency:>3} {row['rps']:>9.1f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}"
+                f" {int(row['non_2xx']):>8}"
+            )
+    print(f"\n{'server':<10} {'cold start s':>13} {'RSS/worker MiB':>15}")
+    for name, result in results.items():
+        print(f"{name:<10} {result.cold_start:>13.3f} {result.rss_per_worker_mib:>15.1f}")
+    ours, ref, flask = results.get("ours"), results.get("reference"), results.get("flask")
+    if ours is None:
+        return
+    print("\nratios (target in brackets):")
+    if ref is not None:
+        for concurrency in CONCURRENCY:
+            print(
+                f"  req/s ours/ref c={concurrency}: {ratio(ours.load[concurrency]['rps'], ref.load[concurrency]['rps']):.2f}x"
+            )
+            print(
+                f"  p99 ours/ref c={concurrency}: "
+                f"{ratio(ours.load[concurrency]['p99_ms'], ref.load[concurrency]['p99_ms']):.2f} [<= 0.5]"
+            )
+        print(f"  req/s ours/ref c=8 [>= 3]: {ratio(ours.load[8]['rps'], ref.load[8]['rps']):.2f}")
+        print(f"  RSS/worker ours/ref [<= 0.7]: {ratio(ours.rss_per_worker_mib, ref.rss_per_worker_mib):.2f}")
+        print(f"  cold start ours/ref [<= 0.5]: {ratio(ours.cold_start, ref.cold_start):.2f}")
+    if flask is not None:
+        for concurrency in CONCURRENCY:
+            share = ratio(ours.load[concurrency]["rps"], flask.load[concurrency]["rps"])
+            print(
+                f"  req/s ours/flask ceiling c={concurrency}: {share:.2f}" + (" [>= 0.5]" if concurrency == 8 else "")
+            )
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    if 8 not in CONCURRENCY:
+        CONCURRENCY.append(8)
+    work = Path(tempfile.mkdtemp(prefix="http-bench-", dir=WORK if WORK.exists() else None))
+    script = work / "post.lua"
+    script.write_text(WRK_SCRIPT.replace("{path}", str(SAMPLE / "messages" / "say_hello.json")))
+    (work / "hello_app.py").write_text(FLASK_HELLO)
+    ours_venv = our_venv("http-venv", ["runtime-core", "runtime-http"])
+    targets = []
+    if "ours" in ONLY:
+        targets.append(Target("ours", ours_venv / "bin" / "python", work))
+    if "reference" in ONLY:
+        targets.append(Target("reference", reference_venv() / "bin" / "python", work))
+    if "flask" in ONLY:
+        targets.append(Target("flask", ours_venv / "bin" / "python", work))
+    results: dict[str, Result] = {}
+    try:
+        for target in targets:
+            print(f"measuring {target.name}...", file=sys.stderr, flush=True)
+            results[target.name] = measure(target, script)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(results)
+    out = WORK / "http_bench.json"
+    out.write_text(json.dumps({name: vars(result) for name, result in results.items()}, indent=2))
+    print(f"\nraw figures: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
