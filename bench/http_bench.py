@@ -206,9 +206,8 @@ def report(results: dict[str, Result]) -> None:
     print("\nratios (target in brackets):")
     if ref is not None:
         for concurrency in CONCURRENCY:
-            print(
-                f"  req/s ours/ref c={concurrency}: {ratio(ours.load[concurrency]['rps'], ref.load[concurrency]['rps']):.2f}x"
-            )
+            speedup = ratio(ours.load[concurrency]["rps"], ref.load[concurrency]["rps"])
+            print(f"  req/s ours/ref c={concurrency}: {speedup:.2f}x")
             print(
                 f"  p99 ours/ref c={concurrency}: "
                 f"{ratio(ours.load[concurrency]['p99_ms'], ref.load[concurrency]['p99_ms']):.2f} [<= 0.5]"
