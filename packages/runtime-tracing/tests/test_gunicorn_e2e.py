@@ -51,7 +51,7 @@ PLUGIN_SCRIPT = textwrap.dedent(
                              connection=Connection())
             self.add_action(Echo())
 
-    icpr.CLI(Tiny()).run(sys.argv[1:])
+    icpr.CLI(Tiny()).run()
     """
 )
 
