@@ -64,4 +64,6 @@ def our_venv(name: str, packages: list[str]) -> Path:
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
             _pip(venv, *[str(REPO / "packages" / p) for p in packages])
             marker.write_text(wanted)
+        else:  # refresh our code, keep the dependencies
+            _pip(venv, "--no-deps", "--force-reinstall", *[str(REPO / "packages" / p) for p in packages])
     return venv
