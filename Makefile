@@ -56,3 +56,21 @@ build: $(HATCH)  ## build every distribution into dist/
 
 clean:
 	rm -rf dist .pytest_cache bench/.work
+
+# --- container images (docker/README.md) ---
+DOCKERFILE ?= python-3
+IMAGE_PYTHON ?= 3.13
+BASE_IMAGE ?=
+
+.PHONY: build-image image-test
+
+build-image: $(HATCH)  ## build the base image docker/$(DOCKERFILE) as icon-runtime:$(DOCKERFILE) (DOCKERFILE=python-3-slim, IMAGE_PYTHON=3.13, BASE_IMAGE=...)
+	@test -f docker/$(DOCKERFILE)/Dockerfile || { echo "no docker/$(DOCKERFILE)/Dockerfile"; exit 2; }
+	docker/wheelhouse.sh $(IMAGE_PYTHON) $(if $(findstring slim,$(DOCKERFILE)),slim,alpine)
+	DOCKER_BUILDKIT=1 docker build --platform linux/amd64 \
+	  $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE),--build-arg BASE_IMAGE=$(if $(findstring slim,$(DOCKERFILE)),python:$(IMAGE_PYTHON)-slim-bookworm,python:$(IMAGE_PYTHON)-alpine)) \
+	  -f docker/$(DOCKERFILE)/Dockerfile -t icon-runtime:$(DOCKERFILE) docker
+	rm -rf docker/wheelhouse
+
+image-test: $(HATCH)  ## lint the Dockerfiles, build the slim and sample images on a local Debian base and drive the plugin container
+	docker/image-test.sh
