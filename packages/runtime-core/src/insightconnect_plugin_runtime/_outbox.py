@@ -14,7 +14,7 @@
 
 When the trigger starts again, the events a previous run left unacknowledged are posted first, in
 order, with their original keys. Acknowledged keys are kept (the last ``ICON_RUNTIME_OUTBOX_SEEN``,
-default 10000, oldest pruned first), so an event the plugin emits again after a restart (because it
+default 10000, oldest pruned first, in batches), so an event the plugin emits again after a restart (because it
 crashed between the acknowledgement and its checkpoint) is dropped as a duplicate and logged. Two
 events with the same output are therefore the same event unless the plugin passes its own key.
 
@@ -123,6 +123,10 @@ class Outbox:
         self.backoff = min(float(_env_number("ICON_RUNTIME_OUTBOX_BACKOFF", 0.5)), BACKOFF_CAP_SECONDS)
         self.max_pending = int(_env_number("ICON_RUNTIME_OUTBOX_MAX", 10000, int))
         self.keep_acked = int(_env_number("ICON_RUNTIME_OUTBOX_SEEN", 10000, int))
+        # Pruning walks the kept keys, so it runs once per tenth of them (at most 1000 acks):
+        # the outbox holds at most keep_acked + prune_every acknowledged keys.
+        self.prune_every = max(1, min(1000, self.keep_acked // 10))
+        self._acks_since_prune = self.prune_every - 1  # prune at the first ack of a run
 
     def close(self) -> None:
         with self.lock:
@@ -161,13 +165,22 @@ class Outbox:
             return True
 
     def _mark_acked(self, row_id: int) -> None:
-        self.db.execute("UPDATE events SET acked = 1, msg = NULL, acked_at = ? WHERE id = ?", (time.time(), row_id))
-        if self.keep_acked >= 0:
-            self.db.execute(
-                "DELETE FROM events WHERE acked = 1 AND id NOT IN"
-                " (SELECT id FROM events WHERE acked = 1 ORDER BY id DESC LIMIT ?)",
-                (self.keep_acked,),
-            )
+        """Mark the row acknowledged; every ``prune_every`` acks, forget the oldest acknowledged keys."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("UPDATE events SET acked = 1, msg = NULL, acked_at = ? WHERE id = ?", (time.time(), row_id))
+            self._acks_since_prune += 1
+            if self._acks_since_prune >= self.prune_every:
+                self._acks_since_prune = 0
+                cutoff = self.db.execute(
+                    "SELECT id FROM events WHERE acked = 1 ORDER BY id DESC LIMIT 1 OFFSET ?", (self.keep_acked,)
+                ).fetchone()
+                if cutoff is not None:
+                    self.db.execute("DELETE FROM events WHERE acked = 1 AND id <= ?", (cutoff[0],))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     # --- delivery ---------------------------------------------------------------------------------
 
@@ -186,11 +199,11 @@ class Outbox:
     def _post(self, dispatcher: Any, row_id: int, key: str, msg: Any) -> None:
         attempt = 0
         while True:
-            self.db.execute("UPDATE events SET attempts = attempts + 1 WHERE id = ?", (row_id,))
             try:
                 dispatcher.write(msg, idempotency_key=key)
                 return
             except Exception as error:
+                self.db.execute("UPDATE events SET attempts = attempts + 1 WHERE id = ?", (row_id,))
                 if attempt >= self.retries:
                     self.logger.error(
                         f"Trigger event {key} not delivered after {attempt + 1} attempt(s); it stays in the outbox "
