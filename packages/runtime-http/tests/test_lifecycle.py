@@ -122,7 +122,7 @@ def test_workers_add_and_remove(fresh_server) -> None:  # type: ignore[no-untype
     assert server.post("/api/v1/workers/remove").status == 400
     assert server.post("/api/v1/workers/add").json() == {"num_workers": 2}
     wait_for(lambda: server.get("/api/v1/workers").json()["num_workers"] == 2)
-    assert len(worker_pids(server)) == 2
+    wait_for(lambda: len(worker_pids(server)) == 2)
     assert server.post("/api/v1/workers/remove").json() == {"num_workers": 1}
     wait_for(lambda: server.get("/api/v1/workers").json()["num_workers"] == 1)
 

@@ -140,6 +140,8 @@ class PluginServer:
                     init_app(app, self.plugin, self.config_store.options)
                 except Exception:
                     log.warning("A server hook failed in init_app", exc_info=True)
+        if os.environ.get("ICON_RUNTIME_FAST_PATH", "true").lower() != "false":
+            self.endpoints.enable_fast_path(app)
         return app
 
     # Kept for fixtures written against the reference: the app is complete when built.

@@ -24,9 +24,15 @@ log = logging.getLogger("insightconnect_plugin_runtime.server")
 class PluginArbiter(Arbiter):
     state: SharedState | None = None
 
-    def _publish(self) -> None:
+    def _publish(self, extra: int = 0) -> None:
         if self.state is not None:
-            self.state.set_workers(len(self.WORKERS), int(self.num_workers or 0))
+            self.state.set_workers(len(self.WORKERS) + extra, int(self.num_workers or 0))
+
+    def spawn_worker(self) -> int:
+        self._publish(extra=1)  # written before the fork, so the new worker already counts itself
+        pid = super().spawn_worker()
+        self._publish()
+        return pid  # type: ignore[no-any-return]
 
     def manage_workers(self) -> None:
         super().manage_workers()

@@ -98,6 +98,16 @@ def error_response(status: int, message: str, name: str | None = None) -> Respon
     return json_response(payload, status)
 
 
+def bind_request_context(environ: dict[str, Any]) -> None:
+    """Cloud: the request's ids and path go into every log line until the next request."""
+    from structlog.contextvars import bind_contextvars, clear_contextvars
+
+    clear_contextvars()
+    context = {key: environ.get("HTTP_" + header.upper().replace("-", "_")) for key, header in CONTEXT_HEADERS}
+    context["request_path"] = environ.get("PATH_INFO", "")
+    bind_contextvars(**{k: v for k, v in context.items() if v is not None})
+
+
 class Endpoints:
     """Builds the app for one plugin; holds what every request needs, prepared once."""
 
@@ -141,11 +151,30 @@ class Endpoints:
             app.before_request(self._bind_request_context)
         app.register_error_handler(HTTPException, self._http_error)
         app.register_error_handler(Exception, self._unexpected_error)
+        self._metrics_middleware = None
         if self.metrics is not None:
             from ._metrics import MetricsMiddleware
 
-            app.wsgi_app = MetricsMiddleware(app.wsgi_app, self.metrics, app.url_map)  # type: ignore[method-assign]
+            self._metrics_middleware = MetricsMiddleware(app.wsgi_app, self.metrics, app.url_map)
+            app.wsgi_app = self._metrics_middleware  # type: ignore[method-assign]
         return app
+
+    def enable_fast_path(self, app: Flask) -> bool:
+        """Route step POSTs around Flask's request cycle, unless something else hooks into it.
+
+        Called once the server hooks had their ``init_app``; see ``_fastpath``.
+        """
+        from ._fastpath import StepFastPath, flask_hooks_are_ours
+
+        if not flask_hooks_are_ours(app, (self._bind_request_context,)):
+            log.info("Flask request hooks are installed: step requests go through Flask")
+            return False
+        bind = bind_request_context if self.cloud else None
+        if self._metrics_middleware is not None:
+            self._metrics_middleware.app = StepFastPath(self._metrics_middleware.app, self, bind)
+        else:
+            app.wsgi_app = StepFastPath(app.wsgi_app, self, bind)  # type: ignore[method-assign]
+        return True
 
     def _register_steps(self, app: Flask) -> None:
         def route(rule: str, endpoint: str, view: Any) -> None:
@@ -198,14 +227,7 @@ class Endpoints:
     # --- per-request hooks ---------------------------------------------------------------------------
 
     def _bind_request_context(self) -> None:
-        """Cloud: the request's ids and path go into every log line until the next request."""
-        from structlog.contextvars import bind_contextvars, clear_contextvars
-
-        clear_contextvars()
-        headers = request.headers
-        context = {key: headers.get(header) for key, header in CONTEXT_HEADERS}
-        context["request_path"] = request.path
-        bind_contextvars(**{k: v for k, v in context.items() if v is not None})
+        bind_request_context(request.environ)
 
     def _http_error(self, error: HTTPException) -> Response:
         status = error.code or 500
@@ -223,12 +245,19 @@ class Endpoints:
     # --- step endpoints ---------------------------------------------------------------------------------
 
     def run_step(self, kind: str, name: str, is_test: bool = False, connection_test_type: str = "test") -> Response:
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not many
+        rule = req.url_rule.rule if req.url_rule else "-"
+        return self.handle(req, rule, kind, name, is_test, connection_test_type)
+
+    def handle(
+        self, req: Any, rule: str, kind: str, name: str, is_test: bool = False, connection_test_type: str = "test"
+    ) -> Response:
+        """Run one step request; ``req`` is a werkzeug request (Flask's, or the fast path's)."""
         message_type, registry_name, reply_type = _STEP_ROUTES[kind]
         registry = getattr(self.plugin, registry_name) if registry_name else {}
-        req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not many
         environ = req.environ
         known = kind == "connection_test" or name in registry
-        environ["icon.step"] = (kind, name if known else "-", req.url_rule.rule if req.url_rule else "-")
+        environ["icon.step"] = (kind, name if known else "-", rule)
         if self.state.shutting_down:
             return self._refuse(503, reply_type, SHUTDOWN_MESSAGE, None)
         try:

@@ -1,0 +1,67 @@
+"""A direct route to the step endpoints that skips Flask's per-request machinery.
+
+Step POSTs are the only hot path of a plugin server. For them Flask would push an app and a request
+context, build a URL adapter, run the (empty) hook lists and resolve half a dozen context-local
+proxies, which together cost as much as a small action. This WSGI wrapper recognises the step routes
+with one regular expression and calls :meth:`Endpoints.handle` with a plain werkzeug request; every
+other request, and every step request when anything else hooks into Flask's request cycle (for
+example a tracing server hook registering ``before_request``), goes through Flask unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+log = logging.getLogger("insightconnect_plugin_runtime.server")
+
+#: (prefix)(segment)/(name)(/test): trigger runs are not an HTTP endpoint (405 through Flask).
+_STEP_PATH = re.compile(r"^(/api/v1)?/(actions|tasks|triggers)/([^/]+)(/test)?$")
+_KINDS = {"actions": "action", "tasks": "task", "triggers": "trigger"}
+
+
+class StepFastPath:
+    def __init__(self, app: Any, endpoints: Any, bind_context: Any = None) -> None:
+        self.app = app
+        self.endpoints = endpoints
+        self.bind_context = bind_context
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") == "POST":
+            match = _STEP_PATH.match(environ.get("PATH_INFO", ""))
+            if match is not None and (match.group(4) or match.group(2) != "triggers"):
+                return self._step(match, environ, start_response)
+        return self.app(environ, start_response)
+
+    def _step(self, match: re.Match[str], environ: dict[str, Any], start_response: Any) -> Any:
+        prefix, segment, name, test = match.groups()
+        kind = _KINDS[segment]
+        is_test = test is not None
+        rule = f"{prefix or ''}/{segment}/<name>{test or ''}"
+        connection_test_type = "test_task" if (kind == "task" and is_test) else "test"
+        if self.bind_context is not None:
+            self.bind_context(environ)
+        request = Request(environ)
+        request.max_content_length = self.endpoints.reader.max_bytes
+        try:
+            response = self.endpoints.handle(request, rule, kind, name, is_test, connection_test_type)
+        except Exception:
+            log.exception("Unexpected error answering POST %s", environ.get("PATH_INFO"))
+            response = Response(
+                '{"error": "The server failed unexpectedly; its log has the details.", "code": 500}',
+                status=500,
+                mimetype="application/json",
+            )
+        return response(environ, start_response)
+
+
+def flask_hooks_are_ours(app: Any, own: tuple[Any, ...]) -> bool:
+    """True when nothing but the server itself hooks into Flask's request cycle."""
+    for registry in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for functions in registry.values():
+            if any(function not in own for function in functions):
+                return False
+    return not app.url_value_preprocessors and not app.url_default_functions
