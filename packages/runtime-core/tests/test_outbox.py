@@ -385,3 +385,10 @@ def test_stdout_dispatcher_bypasses_the_outbox(dirs, capsys):
     trigger.send({"n": 1})
     assert json.loads(capsys.readouterr().out)["body"]["output"] == {"n": 1}
     assert trigger._outbox is None
+
+
+def test_keys_http_cannot_carry_are_hashed():
+    assert _outbox.event_key({}, "cursor-7", "t") == "t:cursor-7"
+    for odd in ("clé\n", "x" * 500):
+        key = _outbox.event_key({}, odd, "t")
+        assert key.startswith("t:sha256:") and key == _outbox.event_key({}, odd, "t")

@@ -92,11 +92,16 @@ def kill_point(point: str) -> None:
 
 def event_key(output: Any, supplied: str | None = None, trigger_id: str | None = None) -> str:
     """The idempotency key of an event: the plugin's own key, else a hash of the output."""
-    if supplied is None:
-        import hashlib
+    import hashlib
 
+    if supplied is None:
         canonical = json.dumps(output, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         supplied = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    else:
+        supplied = str(supplied)
+        if len(supplied) > 200 or not (supplied.isascii() and supplied.isprintable()):
+            # Keep the header valid whatever the plugin passed: hash keys HTTP cannot carry as is.
+            supplied = "sha256:" + hashlib.sha256(supplied.encode()).hexdigest()
     return f"{trigger_id}:{supplied}" if trigger_id else str(supplied)
 
 
