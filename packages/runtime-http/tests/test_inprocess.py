@@ -73,3 +73,45 @@ def test_server_patch_points_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == ["http://127.0.0.1:9/config"]
     assert built.config_options == {"otel_tracing": "http://127.0.0.1:1"}  # no tasks: only the tracing endpoint
     assert built.app.test_client().post("/api/v1/admin/shutdown").status_code == 404
+
+
+def _sample_plugin() -> Any:
+    import runpy
+
+    from icon_http_testkit import SAMPLE
+
+    return runpy.run_path(str(SAMPLE / "bin" / "icon_example"), run_name="sample")["IconExample"]()
+
+
+@pytest.mark.parametrize("fast", ["true", "false"])
+def test_fast_path_and_flask_path_answer_alike(monkeypatch: pytest.MonkeyPatch, fast: str) -> None:
+    from icon_http_testkit import message
+
+    monkeypatch.delenv("PLUGIN_RUNTIME_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("ICON_RUNTIME_FAST_PATH", fast)
+    client = PluginServer(_sample_plugin()).app.test_client()
+    assert client.post("/api/v1/actions/say_hello", json=message("say_hello")).get_json()["body"]["output"]
+    assert client.post("/tasks/monitor_events/test", json=message("monitor_events")).status_code == 200
+    assert client.post("/api/v1/actions/say_hello", data=b"{").status_code == 400
+    assert client.post("/api/v1/triggers/emit_greeting", json=message("emit_greeting")).status_code == 405
+    assert client.post("/triggers/emit_greeting", json=message("emit_greeting")).status_code == 404
+    assert client.get("/actions/say_hello").status_code == 405
+
+
+def test_fast_path_steps_aside_for_foreign_flask_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from insightconnect_plugin_runtime.api._fastpath import StepFastPath
+
+    monkeypatch.delenv("PLUGIN_RUNTIME_ENVIRONMENT", raising=False)
+    seen: list[str] = []
+
+    class Hook:
+        def init_app(self, app: Any, plugin: Any, config: Any) -> None:
+            app.before_request(lambda: seen.append("hooked"))
+
+    monkeypatch.setattr("insightconnect_plugin_runtime._extensions.server_hooks", lambda: (Hook(),))
+    server = PluginServer(_sample_plugin())
+    assert not isinstance(server.app.wsgi_app, StepFastPath)
+    from icon_http_testkit import message
+
+    assert server.app.test_client().post("/api/v1/actions/say_hello", json=message("say_hello")).status_code == 200
+    assert seen == ["hooked"]
