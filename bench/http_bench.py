@@ -9,8 +9,11 @@ process start to the first successful action. Each runtime lives in its own venv
 Targets (the HTTP issue): at c=8 >= 3x the reference's requests/s and >= half the Flask ceiling;
 p99 <= half the reference's; RSS per worker <= 70 %; cold start <= half.
 
-Environment: BENCH_DURATION (s, default 5), BENCH_WORKERS (2), BENCH_THREADS (4),
-BENCH_CONCURRENCY ("1,8,64"), BENCH_COLD_RUNS (3), BENCH_ONLY (comma list of ours,reference,flask).
+The servers are loaded in turn, round after round, and the median of the rounds is reported: on a
+shared machine this keeps background load from favouring one of them.
+
+Environment: BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (3), BENCH_WORKERS (2),
+BENCH_THREADS (4), BENCH_CONCURRENCY ("1,8,64"), BENCH_COLD_RUNS (3), BENCH_ONLY (ours,reference,flask).
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ from _venvs import REPO, WORK, our_venv, reference_venv  # noqa: E402
 SAMPLE = REPO / "samples" / "example"
 MESSAGE = (SAMPLE / "messages" / "say_hello.json").read_bytes()
 ACTION_PATH = "/api/v1/actions/say_hello"
-DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+DURATION = int(os.environ.get("BENCH_DURATION", "3"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,8,64").split(",")]
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 ONLY = set(os.environ.get("BENCH_ONLY", "ours,reference,flask").split(","))
 
 FLASK_HELLO = """
@@ -164,24 +168,42 @@ def wrk(port: int, concurrency: int, seconds: int, script: Path) -> dict[str, fl
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": float(errors.group(1)) if errors else 0.0}
 
 
-def measure(target: Target, script: Path) -> Result:
-    result = Result(target.name)
+def cold_start(target: Target) -> float:
     colds = []
     for _ in range(COLD_RUNS):
         process, seconds = target.start(free_port())
         colds.append(seconds)
         stop(process)
-    result.cold_start = statistics.median(colds)
-    port = free_port()
-    process, _ = target.start(port)
+    return statistics.median(colds)
+
+
+def measure_all(targets: list[Target], script: Path) -> dict[str, Result]:
+    """Interleave the servers round by round so that background load hits all of them alike.
+
+    Every server runs at once (idle ones cost no CPU); for each round and concurrency the servers are
+    loaded one after the other, and the median over the rounds is kept.
+    """
+    results = {target.name: Result(target.name, cold_start=cold_start(target)) for target in targets}
+    running: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    samples: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
-        wrk(port, 8, 1, script)  # warm every worker
-        for concurrency in CONCURRENCY:
-            result.load[concurrency] = wrk(port, concurrency, DURATION, script)
-        result.rss_per_worker_mib = worker_rss_mib(process.pid)
+        for target in targets:
+            port = free_port()
+            running[target.name] = (target.start(port)[0], port)
+            wrk(port, 8, 1, script)  # warm every worker
+        for _ in range(ROUNDS):
+            for concurrency in CONCURRENCY:
+                for target in targets:
+                    port = running[target.name][1]
+                    samples.setdefault((target.name, concurrency), []).append(wrk(port, concurrency, DURATION, script))
+        for (name, concurrency), rows in samples.items():
+            results[name].load[concurrency] = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+        for name, (process, _) in running.items():
+            results[name].rss_per_worker_mib = worker_rss_mib(process.pid)
     finally:
-        stop(process)
-    return result
+        for process, _ in running.values():
+            stop(process)
+    return results
 
 
 def ratio(a: float, b: float) -> float:
@@ -189,7 +211,7 @@ def ratio(a: float, b: float) -> float:
 
 
 def report(results: dict[str, Result]) -> None:
-    print(f"\nworkers={WORKERS} threads={THREADS} duration={DURATION}s, action say_hello, 127.0.0.1\n")
+    print(f"\nworkers={WORKERS} threads={THREADS} {ROUNDS} rounds x {DURATION}s (median), say_hello, 127.0.0.1\n")
     print(f"{'server':<10} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, result in results.items():
         for concurrency, row in result.load.items():
@@ -234,6 +256,10 @@ def main() -> int:
     script.write_text(WRK_SCRIPT.replace("{path}", str(SAMPLE / "messages" / "say_hello.json")))
     (work / "hello_app.py").write_text(FLASK_HELLO)
     ours_venv = our_venv("http-venv", ["runtime-core", "runtime-http"])
+    # The venv is reused between runs: always install the current sources (no dependency changes).
+    sources = [str(REPO / "packages" / name) for name in ("runtime-core", "runtime-http")]
+    pip = [str(ours_venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", *sources], check=True, capture_output=True)
     targets = []
     if "ours" in ONLY:
         targets.append(Target("ours", ours_venv / "bin" / "python", work))
@@ -241,11 +267,9 @@ def main() -> int:
         targets.append(Target("reference", reference_venv() / "bin" / "python", work))
     if "flask" in ONLY:
         targets.append(Target("flask", ours_venv / "bin" / "python", work))
-    results: dict[str, Result] = {}
     try:
-        for target in targets:
-            print(f"measuring {target.name}...", file=sys.stderr, flush=True)
-            results[target.name] = measure(target, script)
+        print(f"measuring {', '.join(t.name for t in targets)}...", file=sys.stderr, flush=True)
+        results = measure_all(targets, script)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(results)
