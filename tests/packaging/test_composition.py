@@ -33,3 +33,36 @@ def test_disabled_extensions_give_no_op_defaults():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "None () ()"
+
+
+def _closure(distribution: str) -> set[str]:
+    """Names of every distribution ``distribution`` pulls in (as installed here), itself included."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+
+    seen: set[str] = set()
+    pending = [distribution]
+    while pending:
+        name = re.split(r"[\s\[<>=!~;@(]", pending.pop(), maxsplit=1)[0].lower().replace("_", "-")
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        try:
+            requirements = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        pending += [req for req in requirements if "extra ==" not in req]
+    return seen
+
+
+def test_core_depends_only_on_jsonschema_and_structlog():
+    from importlib.metadata import requires
+
+    direct = {r.split(">")[0].split("=")[0].split("<")[0].strip().lower() for r in requires("icon-runtime-core")}
+    assert direct == {"jsonschema", "structlog"}
+
+
+def test_core_and_helpers_do_not_pull_in_boto3_flask_or_opentelemetry():
+    pulled = _closure("icon-runtime-core") | _closure("icon-runtime-helpers")
+    assert not pulled & {"boto3", "botocore", "flask", "gunicorn", "opentelemetry-api", "opentelemetry-sdk"}
+    assert "requests" in pulled
