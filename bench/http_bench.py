@@ -152,8 +152,11 @@ def worker_rss_mib(master: int) -> float:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    match = re.match(r"([\d.]+)(us|ms|s|m|h)$", text)
+    if match is None:
+        return float("nan")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
 
 
 def wrk(port: int, concurrency: int, seconds: int, script: Path) -> dict[str, float]:
@@ -162,8 +165,11 @@ def wrk(port: int, concurrency: int, seconds: int, script: Path) -> dict[str, fl
     argv = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script), url]
     output = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p50_match, p99_match = re.search(r"50%\s+(\S+)", output), re.search(r"99%\s+(\S+)", output)
+    p50 = _ms(p50_match.group(1)) if p50_match else float("nan")
+    p99 = _ms(p99_match.group(1)) if p99_match else float("nan")
+    if p99 != p99:
+        print(f"unparsed wrk output:\n{output}", file=sys.stderr)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": float(errors.group(1)) if errors else 0.0}
 

@@ -16,6 +16,7 @@ endpoints see every worker.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from ._metrics import Metrics
 from ._openapi import build_openapi
 from ._settings import ServerSettings
 from ._shared import SharedState
-from ._spec import PluginSpec
+from ._spec import PluginSpec, load_spec
 
 log = logging.getLogger(SERVER_LOGGER)
 
@@ -116,14 +117,15 @@ class Endpoints:
         plugin: Any,
         settings: ServerSettings,
         state: SharedState,
-        spec: PluginSpec,
+        spec: PluginSpec | None = None,
         config_store: ConfigStore | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.plugin = plugin
         self.settings = settings
         self.state = state
-        self.spec = spec
+        if spec is not None:
+            self.__dict__["spec"] = spec
         self.config_store = config_store
         self.metrics = metrics
         self.reader = BodyReader(decoder=getattr(plugin, "custom_decoder", None))
@@ -132,11 +134,27 @@ class Endpoints:
         self.cloud = settings.cloud
         self.include_admin = not settings.cloud
         self.include_admin_status = settings.track_work
-        self.openapi = build_openapi(plugin, self.include_admin, self.include_admin_status)
-        self.openapi_json = json.dumps(self.openapi)
         self._openapi_yaml: str | None = None
-        self._info = self._build_info()
         self._drain_thread: threading.Thread | None = None
+
+    # Built on first use (once per process) rather than in the master: the hot path of a worker never
+    # needs YAML, importlib.metadata or the OpenAPI document, so they cost it neither time nor memory.
+
+    @functools.cached_property
+    def spec(self) -> PluginSpec:
+        return load_spec()
+
+    @functools.cached_property
+    def openapi(self) -> dict[str, Any]:
+        return build_openapi(self.plugin, self.include_admin, self.include_admin_status)
+
+    @functools.cached_property
+    def openapi_json(self) -> str:
+        return json.dumps(self.openapi)
+
+    @functools.cached_property
+    def _info(self) -> dict[str, Any]:
+        return self._build_info()
 
     # --- app ---------------------------------------------------------------------------------------
 
@@ -219,7 +237,7 @@ class Endpoints:
         blueprint = get_swaggerui_blueprint(
             "/api/v1/docs",
             "/api/v1/api",
-            config={"app_name": f"{self.spec.data.get('title') or self.plugin.name} API"},
+            config={"app_name": f"{self.plugin.name} API"},
             blueprint_name="swagger_ui",
         )
         app.register_blueprint(blueprint)
