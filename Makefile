@@ -74,3 +74,12 @@ build-image: $(HATCH)  ## build the base image docker/$(DOCKERFILE) as icon-runt
 
 image-test: $(HATCH)  ## lint the Dockerfiles, build the slim and sample images on a local Debian base and drive the plugin container
 	docker/image-test.sh
+
+# --- Kubernetes (deploy/helm/icon-plugin; README "Running on Kubernetes") ---
+.PHONY: k8s-check k8s-e2e
+
+k8s-check:  ## offline chart checks: helm lint/template (1.20 + current), kubernetes-validate, checkov, tests/k8s
+	deploy/helm/k8s-check.sh
+
+k8s-e2e:  ## live test on a one-node Kubernetes 1.20 in a network namespace (builds and caches the binaries once)
+	deploy/e2e/k8s-e2e.sh
