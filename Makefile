@@ -44,9 +44,11 @@ run-sample: env  ## serve samples/$(sample) over HTTP on 0.0.0.0:$(PORT) (make s
 run-sample-oneshot: env  ## run samples/$(sample)'s first action once over stdin/stdout
 	cd $(SAMPLE_DIR) && "$$($(HATCH) env find default)/bin/python" bin/$$(ls bin | head -n 1) run < messages/say_hello.json
 
-bench: env  ## import, one-shot and HTTP figures against the reference 6.6.1
+bench: env  ## import, one-shot, HTTP and tracing figures against the reference 6.6.1 (needs wrk)
+	command -v wrk >/dev/null || apt-get install -y -q wrk
 	"$$($(HATCH) env find default)/bin/python" bench/core_bench.py
-	@if [ -f bench/http_bench.py ]; then "$$($(HATCH) env find default)/bin/python" bench/http_bench.py; fi
+	"$$($(HATCH) env find default)/bin/python" bench/http_bench.py
+	"$$($(HATCH) env find default)/bin/python" bench/tracing_bench.py
 
 compat: env  ## run public plugins' unit tests against our packages (needs ICP_MIRROR)
 	../shared/compat/run.sh ./packages/runtime-core,./packages/runtime-helpers,./packages/runtime-aws,./packages/runtime-tracing @open -v

@@ -62,6 +62,7 @@ def our_venv(name: str, packages: list[str]) -> Path:
             marker.exists() and marker.read_text() == wanted and _ready(venv, "import insightconnect_plugin_runtime")
         ):
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            _pip(venv, "--upgrade", "pip")  # pip 23's resolver gives up on OpenTelemetry's beta pins
             _pip(venv, *[str(REPO / "packages" / p) for p in packages])
             marker.write_text(wanted)
         else:  # refresh our code, keep the dependencies
