@@ -67,7 +67,9 @@ def default(request: pytest.FixtureRequest) -> tuple[str, list[dict]]:
 
 
 def http_deployment(docs: list[dict]) -> dict:
-    (deployment,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] == "http"]
+    (deployment,) = [
+        d for d in by_kind(docs, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] == "http"
+    ]
     return deployment
 
 

@@ -116,6 +116,21 @@ def test_admin_shutdown_can_keep_the_reference_flag_only_behaviour(fresh_server)
     }
 
 
+def test_admin_shutdown_delay_keeps_serving_unready_before_it_stops(fresh_server) -> None:  # type: ignore[no-untyped-def]
+    # ICON_RUNTIME_SHUTDOWN_DELAY: idle, the server still waits, answering readiness 503 and liveness 200,
+    # so a Kubernetes readiness probe takes the pod out of its Service before the listener closes.
+    server = fresh_server({"ICON_RUNTIME_SHUTDOWN_DELAY": "2"})
+    started = time.monotonic()
+    assert server.post("/api/v1/admin/shutdown").status == 200
+    time.sleep(1)
+    assert server.process.poll() is None
+    assert server.get("/api/v1/health/ready").status == 503
+    assert server.get("/api/v1/health/live").status == 200
+    server.process.wait(15)
+    assert time.monotonic() - started >= 2
+    assert server.process.returncode == 0
+
+
 def test_workers_add_and_remove(fresh_server) -> None:  # type: ignore[no-untyped-def]
     server = fresh_server()
     assert server.get("/api/v1/workers").json() == {"num_workers": 1}

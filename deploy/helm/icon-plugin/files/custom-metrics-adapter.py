@@ -34,14 +34,14 @@ MIN_WINDOW = float(os.environ.get("MIN_WINDOW", "2"))
 SCRAPE_TIMEOUT = float(os.environ.get("SCRAPE_TIMEOUT", "2"))
 DEFAULT_PORT = os.environ.get("METRICS_PORT", "10001")
 SA = "/var/run/secrets/kubernetes.io/serviceaccount"
-SAMPLE = re.compile(r'^icon_runtime_requests_total\{([^}]*)\}\s+([0-9.eE+-]+)')
+SAMPLE = re.compile(r"^icon_runtime_requests_total\{([^}]*)\}\s+([0-9.eE+-]+)")
 
 _lock = threading.Lock()
 _samples: dict[str, tuple[float, float, float]] = {}  # pod uid -> (time, counter, last rate)
 
 
 def log(message: str) -> None:
-    print(f"{datetime.datetime.now(datetime.timezone.utc).isoformat()} {message}", file=sys.stderr, flush=True)
+    print(f"{datetime.datetime.now(datetime.UTC).isoformat()} {message}", file=sys.stderr, flush=True)
 
 
 def api_get(path: str) -> dict:
@@ -123,18 +123,35 @@ class Handler(BaseHTTPRequestHandler):
             version = {"groupVersion": GROUP_VERSION, "version": "v1beta1"}
             return self.reply(
                 200,
-                {"kind": "APIGroup", "apiVersion": "v1", "name": "custom.metrics.k8s.io", "versions": [version],
-                 "preferredVersion": version},
+                {
+                    "kind": "APIGroup",
+                    "apiVersion": "v1",
+                    "name": "custom.metrics.k8s.io",
+                    "versions": [version],
+                    "preferredVersion": version,
+                },
             )
         if parts == ["apis", "custom.metrics.k8s.io", "v1beta1"]:
-            resource = {"name": f"pods/{METRIC}", "singularName": "", "namespaced": True,
-                        "kind": "MetricValueList", "verbs": ["get"]}
+            resource = {
+                "name": f"pods/{METRIC}",
+                "singularName": "",
+                "namespaced": True,
+                "kind": "MetricValueList",
+                "verbs": ["get"],
+            }
             return self.reply(
-                200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": GROUP_VERSION, "resources": [resource]}
+                200,
+                {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": GROUP_VERSION, "resources": [resource]},
             )
         # /apis/custom.metrics.k8s.io/v1beta1/namespaces/<ns>/pods/<name or *>/<metric>
-        if len(parts) != 8 or parts[:3] != ["apis", "custom.metrics.k8s.io", "v1beta1"] or parts[3] != "namespaces" \
-                or parts[5] != "pods" or parts[7] != METRIC or (NAMESPACE and parts[4] != NAMESPACE):
+        if (
+            len(parts) != 8
+            or parts[:3] != ["apis", "custom.metrics.k8s.io", "v1beta1"]
+            or parts[3] != "namespaces"
+            or parts[5] != "pods"
+            or parts[7] != METRIC
+            or (NAMESPACE and parts[4] != NAMESPACE)
+        ):
             return self.not_found()
         namespace, name = parts[4], parts[6]
         selector = urllib.parse.parse_qs(url.query).get("labelSelector", [""])[0]
@@ -146,22 +163,42 @@ class Handler(BaseHTTPRequestHandler):
                 pods = [api_get(f"/api/v1/namespaces/{namespace}/pods/{urllib.parse.quote(name)}")]
         except OSError as error:
             log(f"listing pods of {namespace} failed: {error}")
-            return self.reply(503, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 503,
-                                    "message": "cannot list pods"})
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return self.reply(
+                503,
+                {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 503, "message": "cannot list pods"},
+            )
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         items = []
         for pod in pods:
             rate = pod_rate(pod)
             if rate is None:
                 continue
-            items.append({
-                "describedObject": {"kind": "Pod", "namespace": namespace, "name": pod["metadata"]["name"],
-                                    "apiVersion": "/v1"},
-                "metricName": METRIC, "timestamp": now, "value": quantity(rate),
-            })
-        log(f"{namespace}/{name} {selector!r}: " + ", ".join(f"{i['describedObject']['name']}={i['value']}" for i in items))
-        self.reply(200, {"kind": "MetricValueList", "apiVersion": GROUP_VERSION,
-                         "metadata": {"selfLink": url.path}, "items": items})
+            items.append(
+                {
+                    "describedObject": {
+                        "kind": "Pod",
+                        "namespace": namespace,
+                        "name": pod["metadata"]["name"],
+                        "apiVersion": "/v1",
+                    },
+                    "metricName": METRIC,
+                    "timestamp": now,
+                    "value": quantity(rate),
+                }
+            )
+        log(
+            f"{namespace}/{name} {selector!r}: "
+            + ", ".join(f"{i['describedObject']['name']}={i['value']}" for i in items)
+        )
+        self.reply(
+            200,
+            {
+                "kind": "MetricValueList",
+                "apiVersion": GROUP_VERSION,
+                "metadata": {"selfLink": url.path},
+                "items": items,
+            },
+        )
 
 
 def main() -> None:

@@ -47,6 +47,9 @@ class ServerSettings:
     track_work: bool = True
     #: Admin shutdown also stops gunicorn once step work drained (the reference only set a flag).
     shutdown_stops_server: bool = True
+    #: Seconds admin shutdown keeps serving (readiness 503) before it stops the server, so a load
+    #: balancer polling readiness (a Kubernetes Service) stops routing to it first.
+    shutdown_delay: float = 0
     gunicorn: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +79,16 @@ def read_config_file(name: str, cwd: str | None = None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigFileError(f"GUNICORN_CONFIG_FILE {name!r} must hold a JSON object")
     return {str(key).lower(): value for key, value in data.items() if value is not None}
+
+
+def _seconds(env: Any, name: str) -> float:
+    text = str(env.get(name, "") or "0").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        log.warning("%s=%r is not a number of seconds; using 0", name, text)
+        return 0.0
+    return max(0.0, value)
 
 
 def build_settings(options: Any, cloud: bool, environ: dict[str, str] | None = None) -> ServerSettings:
@@ -111,5 +124,6 @@ def build_settings(options: Any, cloud: bool, environ: dict[str, str] | None = N
         cloud=cloud,
         track_work=_truthy(env, "TRACK_WORK", not cloud),
         shutdown_stops_server=_truthy(env, "ICON_RUNTIME_SHUTDOWN_STOPS_SERVER", True),
+        shutdown_delay=_seconds(env, "ICON_RUNTIME_SHUTDOWN_DELAY"),
         gunicorn=config,
     )

@@ -511,8 +511,12 @@ class Endpoints:
         return json_response({"message": "Shutdown accepted: running work finishes, new step work is refused."})
 
     def _drain_then_stop(self) -> None:
-        deadline = time.monotonic() + self.settings.graceful_timeout
-        while self.state.active_work > 0 and time.monotonic() < deadline:
+        started = time.monotonic()
+        # Stay up (readiness 503) for the shutdown delay even when idle, so a load balancer that polls
+        # readiness stops routing here before the listener closes; step work drains meanwhile.
+        not_before = started + self.settings.shutdown_delay
+        deadline = started + max(self.settings.graceful_timeout, self.settings.shutdown_delay)
+        while (self.state.active_work > 0 or time.monotonic() < not_before) and time.monotonic() < deadline:
             time.sleep(0.05)
         log.info("Step work drained (%d left); stopping the server", self.state.active_work)
         self._signal_master(signal.SIGTERM)
