@@ -49,16 +49,21 @@ class ServerOptions:
 
     @classmethod
     def from_namespace(cls, args: argparse.Namespace) -> ServerOptions:
-        return cls(
-            port=args.port,
-            workers=args.process_workers,
-            threads=args.threads_per_worker,
-            worker_class=args.worker_class,
-            worker_connections=args.worker_connections,
-            graceful_timeout=args.graceful_timeout,
-            debug=bool(args.debug or getattr(args, "http_debug", False)),
-            bind_host=args.bind,
-        )
+        """Map the parsed ``http`` command line (its flag names are the reference's) onto options."""
+        options = {field: getattr(args, flag) for field, flag in _FLAG_FOR_OPTION.items()}
+        return cls(**options, debug=bool(args.debug or getattr(args, "http_debug", False)))
+
+
+#: ServerOptions field -> argparse destination of the ``http`` sub-command.
+_FLAG_FOR_OPTION = {
+    "port": "port",
+    "workers": "process_workers",
+    "threads": "threads_per_worker",
+    "worker_class": "worker_class",
+    "worker_connections": "worker_connections",
+    "graceful_timeout": "graceful_timeout",
+    "bind_host": "bind",
+}
 
 
 @dataclass

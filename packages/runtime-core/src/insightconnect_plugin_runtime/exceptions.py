@@ -19,6 +19,7 @@ Hierarchy::
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 
@@ -32,48 +33,26 @@ class ResponseExceptionData:
 
 
 class HTTPStatusCodes:
-    """HTTP status codes by name, for plugins that build their own status maps."""
+    """HTTP error status codes by name (4xx and 5xx), for plugins that build their own status maps.
 
-    BAD_REQUEST = 400
-    UNAUTHORIZED = 401
-    PAYMENT_REQUIRED = 402
-    FORBIDDEN = 403
-    NOT_FOUND = 404
-    METHOD_NOT_ALLOWED = 405
-    NOT_ACCEPTABLE = 406
-    PROXY_AUTHENTICATION_REQUIRED = 407
-    REQUEST_TIMEOUT = 408
-    CONFLICT = 409
-    GONE = 410
-    LENGTH_REQUIRED = 411
-    PRECONDITION_FAILED = 412
-    PAYLOAD_TOO_LARGE = 413
-    URI_TOO_LONG = 414
-    UNSUPPORTED_MEDIA_TYPE = 415
-    RANGE_NOT_SATISFIABLE = 416
-    EXPECTATION_FAILED = 417
-    I_AM_A_TEAPOT = 418
-    MISDIRECTED_REQUEST = 421
-    UNPROCESSABLE_ENTITY = 422
-    LOCKED = 423
-    FAILED_DEPENDENCY = 424
-    TOO_EARLY = 425
-    UPGRADE_REQUIRED = 426
-    PRECONDITION_REQUIRED = 428
-    TOO_MANY_REQUESTS = 429
-    REQUEST_HEADER_FIELDS_TOO_LARGE = 431
-    UNAVAILABLE_FOR_LEGAL_REASONS = 451
-    INTERNAL_SERVER_ERROR = 500
-    NOT_IMPLEMENTED = 501
-    BAD_GATEWAY = 502
-    SERVICE_UNAVAILABLE = 503
-    GATEWAY_TIMEOUT = 504
-    HTTP_VERSION_NOT_SUPPORTED = 505
-    VARIANT_ALSO_NEGOTIATES = 506
-    INSUFFICIENT_STORAGE = 507
-    LOOP_DETECTED = 508
-    NOT_EXTENDED = 510
-    NETWORK_AUTHENTICATION_REQUIRED = 511
+    Filled from :class:`http.HTTPStatus`, plus the spellings plugins know from the InsightConnect
+    runtime where the standard library names a code differently.
+    """
+
+
+_STATUS_ALIASES = {
+    413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
+    416: "RANGE_NOT_SATISFIABLE",
+    418: "I_AM_A_TEAPOT",
+    422: "UNPROCESSABLE_ENTITY",
+}
+for _status in HTTPStatus:
+    if _status.value >= 400:
+        setattr(HTTPStatusCodes, _status.name, _status.value)
+for _code, _alias in _STATUS_ALIASES.items():
+    setattr(HTTPStatusCodes, _alias, _code)
+del _status, _code, _alias
 
 
 class ClientException(Exception):

@@ -22,13 +22,15 @@ class MetricsBuilder:
         workflow_id: str | None = None,
         org_id: str | None = None,
     ) -> None:
-        self.plugin_name = plugin_name
-        self.plugin_version = plugin_version
-        self.plugin_vendor = plugin_vendor
-        self.input_message = input_message
-        self.exception_ = exception_
-        self.workflow_id = workflow_id
-        self.org_id = org_id
+        self.__dict__.update(
+            plugin_name=plugin_name,
+            plugin_version=plugin_version,
+            plugin_vendor=plugin_vendor,
+            input_message=input_message,
+            exception_=exception_,
+            workflow_id=workflow_id,
+            org_id=org_id,
+        )
 
     def build(self) -> dict[str, Any]:
         return self._create_metrics_payload()

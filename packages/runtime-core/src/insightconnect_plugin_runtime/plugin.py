@@ -49,39 +49,19 @@ _INSIGHT_CONNECT_FIELDS = (
 
 
 class Workflow:
-    """Where in the orchestrator a message comes from (org, workflow, step, trigger...)."""
+    """Where in the orchestrator a message comes from (org, workflow, step, trigger...).
 
-    def __init__(
-        self,
-        shortOrgId: Any = None,
-        orgProductToken: Any = None,
-        uiHostUrl: Any = None,
-        jobId: Any = None,
-        stepId: Any = None,
-        versionId: Any = None,
-        nextStepId: Any = None,
-        nextEdgeId: Any = None,
-        triggerId: Any = None,
-        jobExecutionContextId: Any = None,
-        time: Any = None,
-        connectionTestId: Any = None,
-        connectionTestTimeout: Any = None,
-        workflowId: Any = None,
-    ) -> None:
-        self.shortOrgId = shortOrgId
-        self.orgProductToken = orgProductToken
-        self.uiHostUrl = uiHostUrl
-        self.jobId = jobId
-        self.stepId = stepId
-        self.versionId = versionId
-        self.nextStepId = nextStepId
-        self.nextEdgeId = nextEdgeId
-        self.triggerId = triggerId
-        self.jobExecutionContextId = jobExecutionContextId
-        self.time = time
-        self.connectionTestId = connectionTestId
-        self.connectionTestTimeout = connectionTestTimeout
-        self.workflowId = workflowId
+    Takes the ``meta`` fields (``shortOrgId``, ``jobId``, ``triggerId``, ``workflowId``...) by name or
+    in their documented order; fields not given are ``None``.
+    """
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        unknown = set(fields) - set(_INSIGHT_CONNECT_FIELDS)
+        if unknown or len(values) > len(_INSIGHT_CONNECT_FIELDS):
+            raise TypeError(f"Workflow got unexpected fields: {sorted(unknown) or values}")
+        fields.update(zip(_INSIGHT_CONNECT_FIELDS, values, strict=False))
+        for name in _INSIGHT_CONNECT_FIELDS:
+            setattr(self, name, fields.get(name))
 
     @staticmethod
     def from_komand(meta: dict[str, Any]) -> Workflow:
