@@ -60,16 +60,10 @@ ROLE_ARN = "role_arn"
 ASSUME_ROLE_PARAMETERS = "assume_role_params"
 
 #: Error names which, found in the body of the connection test's answer, fail the test.
-AWS_CLIENT_ERRORS = [
-    "AccessDeniedException",
-    "InternalServerException",
-    "ResourceNotFoundException",
-    "InternalFailure",
-    "InvalidClientTokenId",
-    "NotAuthorized",
-    "ServiceUnavailable",
-    "OptInRequired",
-]
+AWS_CLIENT_ERRORS = (
+    "AccessDeniedException InternalServerException ResourceNotFoundException InternalFailure "
+    "InvalidClientTokenId NotAuthorized ServiceUnavailable OptInRequired"
+).split()
 
 logger = logging.getLogger(__name__)
 
