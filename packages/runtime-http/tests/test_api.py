@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import yaml
 from icon_http_testkit import Server
 
@@ -12,7 +14,7 @@ def test_info_names_the_plugin_workers_and_runtime(server: Server) -> None:
     assert info["title"] == "Example" and info["plugin_spec_version"] == "v2"
     assert info["number_of_workers"] == 2 and info["threads"] == 4
     assert info["runtime_distributions"]["icon-runtime-core"]
-    assert info["runtime_distributions"]["icon-runtime-http"] == "0.1.0"
+    assert info["runtime_distributions"]["icon-runtime-http"] == version("icon-runtime-http")
     assert info["sdk_version"] == info["runtime_distributions"]["icon-runtime-core"]
 
 
