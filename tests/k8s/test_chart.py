@@ -171,6 +171,8 @@ def test_trigger_is_a_single_replica_statefulset_with_a_persistent_checkpoint(fu
     _, docs = full
     (sts,) = by_kind(docs, "StatefulSet")
     assert sts["spec"]["replicas"] == 1
+    # The trigger must not be PID 1 (it would ignore SIGTERM and hold the pod for the whole grace period).
+    assert sts["spec"]["template"]["spec"]["shareProcessNamespace"] is True
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     mounts = {m["mountPath"]: m["name"] for m in sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
     assert mounts["/workspace/cache"] == claim["metadata"]["name"]

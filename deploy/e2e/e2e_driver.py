@@ -1,0 +1,533 @@
+"""The checks of `make k8s-e2e`, run inside the cluster's network namespace by deploy/e2e/k8s-e2e.sh.
+
+Installs the chart into the live 1.20 cluster and asserts: pods become ready; a request in flight
+during a rolling restart succeeds and no request fails; a pod told to shut down (admin shutdown, pod
+deletion) leaves the Service's endpoints before its server stops; load scales the Deployment out and
+back in with no failed request; a trigger killed mid-run (SIGKILL, then pod deletion) resumes from the
+checkpoint on its PersistentVolume with no event lost or duplicated. Every wait is bounded. Prints the
+figures and writes them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dispatcher import Dispatcher  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+MESSAGES = REPO / "samples" / "example" / "messages"
+FIGURES: dict[str, object] = {}
+FAILURES: list[str] = []
+
+
+def log(text: str) -> None:
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def check(ok: bool, what: str) -> None:
+    log(("ok: " if ok else "FAIL: ") + what)
+    if not ok:
+        FAILURES.append(what)
+
+
+class Cluster:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.ns = args.namespace
+        self.env = {**os.environ, "KUBECONFIG": args.kubeconfig}
+
+    def kubectl(self, *argv: str, timeout: float = 60, check_rc: bool = True) -> str:
+        out = subprocess.run([self.args.kubectl, *argv], capture_output=True, text=True, env=self.env, timeout=timeout)
+        if check_rc and out.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(argv)}: {out.stderr.strip()}")
+        return out.stdout
+
+    def get(self, *argv: str) -> dict:
+        return json.loads(self.kubectl("-n", self.ns, "get", *argv, "-o", "json"))
+
+    def http_pods(self) -> list[dict]:
+        sel = f"app.kubernetes.io/instance={self.args.release},app.kubernetes.io/component=http"
+        return self.get("pods", "-l", sel)["items"]
+
+    def ready_http_pods(self) -> list[dict]:
+        def ready(pod: dict) -> bool:
+            if pod["metadata"].get("deletionTimestamp"):
+                return False
+            conditions = pod.get("status", {}).get("conditions", [])
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        return [p for p in self.http_pods() if ready(p)]
+
+    def endpoint_ips(self, service: str) -> set[str]:
+        ep = self.get("endpoints", service)
+        return {a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses") or []}
+
+    def deployment(self) -> dict:
+        return self.get("deployment", self.args.fullname)
+
+    def docker(self, *argv: str) -> str:
+        out = subprocess.run(["docker", "-H", self.args.docker_host, *argv], capture_output=True, text=True, timeout=60)
+        return out.stdout.strip()
+
+
+def wait_until(predicate, limit: float, what: str, interval: float = 0.5):  # type: ignore[no-untyped-def]
+    end = time.monotonic() + limit
+    while True:
+        try:
+            value = predicate()
+        except Exception as error:  # the API may blink while pods churn
+            value = None
+            last = error
+        else:
+            last = None
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise TimeoutError(f"{what} not reached within {limit:.0f} s" + (f" ({last})" if last else ""))
+        time.sleep(interval)
+
+
+def post(url: str, body: bytes, timeout: float = 30) -> int:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            answer.read()
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return -1
+
+
+class Load:
+    """Fixed-rate POSTs of say_hello through the Service, a new connection per request."""
+
+    def __init__(self, url: str, rate: float) -> None:
+        self.url, self.rate = url, rate
+        self.body = (MESSAGES / "say_hello.json").read_bytes()
+        self.statuses: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=64)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _one(self) -> None:
+        status = post(self.url, self.body, timeout=20)
+        with self.lock:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def _run(self) -> None:
+        start, sent = time.monotonic(), 0
+        while not self.stopping.is_set():
+            due = start + sent / self.rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                self.stopping.wait(delay)
+                continue
+            self.pool.submit(self._one)
+            sent += 1
+
+    def set_rate(self, rate: float) -> None:
+        self.rate = rate  # takes effect for the next schedule
+        self.stopping.set()
+        self.thread.join()
+        self.stopping.clear()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def start(self) -> Load:
+        self.thread.start()
+        return self
+
+    def stop(self) -> dict[str, int]:
+        self.stopping.set()
+        self.thread.join()
+        self.pool.shutdown(wait=True)
+        with self.lock:
+            ok = self.statuses.get(200, 0)
+            return {
+                "requests": sum(self.statuses.values()),
+                "ok": ok,
+                "failed": sum(self.statuses.values()) - ok,
+                "statuses": dict(self.statuses),
+            }
+
+
+def timed(name: str):  # type: ignore[no-untyped-def]
+    def wrap(fn):  # type: ignore[no-untyped-def]
+        def run(*a, **k):  # type: ignore[no-untyped-def]
+            started = time.monotonic()
+            log(f"=== {name}")
+            try:
+                return fn(*a, **k)
+            except Exception as error:
+                check(False, f"{name}: {error}")
+            finally:
+                FIGURES.setdefault("target_seconds", {})[name] = round(time.monotonic() - started, 1)  # type: ignore[index]
+
+        return run
+
+    return wrap
+
+
+@timed("install and ready")
+def install(c: Cluster, values: Path) -> None:
+    a = c.args
+    c.kubectl("create", "namespace", c.ns)
+    Path(a.pv_dir).mkdir(parents=True, exist_ok=True)
+    os.chmod(a.pv_dir, 0o777)
+    pv = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": "icon-e2e-trigger-state"},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "",
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": a.pv_dir, "type": "Directory"},
+        },
+    }
+    subprocess.run(
+        [a.kubectl, "apply", "-f", "-"],
+        input=json.dumps(pv),
+        text=True,
+        env=c.env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    started = time.monotonic()
+    out = subprocess.run(
+        [a.helm, "install", a.release, a.chart, "-n", c.ns, "-f", str(values), "--wait", "--timeout", "240s"],
+        capture_output=True,
+        text=True,
+        env=c.env,
+        timeout=300,
+    )
+    check(out.returncode == 0, f"helm install --wait ({out.stderr.strip()[-300:] or 'deployed'})")
+    ready = wait_until(lambda: len(c.ready_http_pods()) >= 2 and c.ready_http_pods(), 120, "2 ready http pods")
+    FIGURES["ready_seconds"] = round(time.monotonic() - started, 1)
+    check(len(ready) >= 2, f"http pods ready after {FIGURES['ready_seconds']} s")
+    kinds = c.kubectl(
+        "-n", c.ns, "get", "hpa,pdb,statefulset", "-o", "jsonpath={range .items[*]}{.apiVersion} {.kind}{'\\n'}{end}"
+    )
+    log("API versions installed: " + ", ".join(sorted(set(kinds.split("\n")) - {""})))
+
+
+@timed("rolling restart")
+def rolling_restart(c: Cluster, svc: str) -> None:
+    load = Load(svc + "/api/v1/actions/say_hello", rate=3).start()
+    slow: dict[str, object] = {}
+    body = json.loads((MESSAGES / "sleep.json").read_text())
+    body["body"]["input"]["seconds"] = 8
+    thread = threading.Thread(
+        target=lambda: slow.update(status=post(svc + "/api/v1/actions/sleep", json.dumps(body).encode(), 60))
+    )
+    thread.start()
+    time.sleep(1)
+    before = {p["metadata"]["name"] for p in c.http_pods()}
+    started = time.monotonic()
+    c.kubectl("-n", c.ns, "rollout", "restart", f"deployment/{c.args.fullname}")
+    c.kubectl("-n", c.ns, "rollout", "status", f"deployment/{c.args.fullname}", "--timeout=240s", timeout=260)
+    FIGURES["rollout_seconds"] = round(time.monotonic() - started, 1)
+    thread.join(60)
+    time.sleep(2)
+    result = load.stop()
+    after = {p["metadata"]["name"] for p in c.ready_http_pods()}
+    FIGURES["rollout_requests"] = result["requests"]
+    FIGURES["rollout_failed_requests"] = result["failed"]
+    check(not (before & after), "every pod was replaced")
+    check(slow.get("status") == 200, f"request in flight during the rollout answered {slow.get('status')}")
+    check(
+        result["failed"] == 0, f"rollout: {result['requests']} requests, {result['failed']} failed {result['statuses']}"
+    )
+
+
+def watch_pod_shutdown(c: Cluster, pod: dict, trigger, svc: str) -> dict[str, float | None]:  # type: ignore[no-untyped-def]
+    """Runs trigger() and times when the pod's IP leaves the endpoints and when its listener stops."""
+    ip, service = pod["status"]["podIP"], c.args.fullname
+    live = f"http://{ip}:{c.args.port}/api/v1/health/live"
+    marks: dict[str, float | None] = {"left": None, "stopped": None}
+    done = threading.Event()
+    started = time.monotonic()
+
+    def endpoints() -> None:
+        while not done.is_set() and marks["left"] is None:
+            try:
+                if ip not in c.endpoint_ips(service):
+                    marks["left"] = time.monotonic() - started
+            except Exception:
+                pass
+            time.sleep(0.1)
+
+    def listener() -> None:
+        while not done.is_set() and marks["stopped"] is None:
+            try:
+                with urllib.request.urlopen(live, timeout=1) as answer:
+                    answer.read()
+            except urllib.error.HTTPError:
+                pass
+            except OSError:
+                marks["stopped"] = time.monotonic() - started
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=endpoints, daemon=True), threading.Thread(target=listener, daemon=True)]
+    for t in threads:
+        t.start()
+    trigger()
+    end = time.monotonic() + 60
+    while (marks["left"] is None or marks["stopped"] is None) and time.monotonic() < end:
+        time.sleep(0.1)
+    done.set()
+    for t in threads:
+        t.join(5)
+    return {k: (round(v, 2) if v is not None else None) for k, v in marks.items()}
+
+
+@timed("admin shutdown leaves the Service first")
+def admin_shutdown(c: Cluster, svc: str) -> None:
+    pod = c.ready_http_pods()[0]
+    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    restarts = pod["status"]["containerStatuses"][0]["restartCount"]
+    load = Load(svc + "/api/v1/actions/say_hello", rate=3).start()
+    marks = watch_pod_shutdown(c, pod, lambda: post(f"http://{ip}:{c.args.port}/api/v1/admin/shutdown", b"", 10), svc)
+    result = load.stop()
+    FIGURES["admin_shutdown_left_service_s"] = marks["left"]
+    FIGURES["admin_shutdown_server_stopped_s"] = marks["stopped"]
+    FIGURES["admin_shutdown_requests_503"] = result["statuses"].get(503, 0)
+    FIGURES["admin_shutdown_requests"] = result["requests"]
+    check(
+        marks["left"] is not None and marks["stopped"] is not None and marks["left"] < marks["stopped"],
+        f"admin shutdown: pod left the Service at {marks['left']} s, server stopped at {marks['stopped']} s",
+    )
+    wait_until(
+        lambda: any(
+            p["metadata"]["name"] == name and p["status"]["containerStatuses"][0]["restartCount"] > restarts
+            for p in c.ready_http_pods()
+        ),
+        90,
+        "the shut-down container restarted and ready",
+    )
+    log(f"{name} restarted and is ready again; requests meanwhile: {result}")
+
+
+@timed("pod deletion leaves the Service first")
+def delete_pod(c: Cluster, svc: str) -> None:
+    pod = c.ready_http_pods()[0]
+    name = pod["metadata"]["name"]
+    load = Load(svc + "/api/v1/actions/say_hello", rate=3).start()
+    marks = watch_pod_shutdown(c, pod, lambda: c.kubectl("-n", c.ns, "delete", "pod", name, "--wait=false"), svc)
+    wait_until(lambda: len(c.ready_http_pods()) >= 2, 90, "2 ready http pods again")
+    time.sleep(1)
+    result = load.stop()
+    FIGURES["readiness_drain_seconds"] = marks["left"]
+    FIGURES["delete_server_stopped_s"] = marks["stopped"]
+    FIGURES["delete_failed_requests"] = result["failed"]
+    check(
+        marks["left"] is not None and marks["stopped"] is not None and marks["left"] < marks["stopped"],
+        f"deleted pod: left the Service at {marks['left']} s, listener closed at {marks['stopped']} s",
+    )
+    check(
+        result["failed"] == 0,
+        f"pod deletion: {result['requests']} requests, {result['failed']} failed {result['statuses']}",
+    )
+
+
+def hpa_status(c: Cluster) -> dict:
+    return c.get("hpa", c.args.fullname).get("status", {})
+
+
+@timed("autoscaling out and in")
+def autoscale(c: Cluster, svc: str) -> None:
+    a = c.args
+
+    def metric_served() -> bool:
+        status = hpa_status(c)
+        conditions = {x["type"]: x["status"] for x in status.get("conditions", [])}
+        return conditions.get("ScalingActive") == "True" and bool(status.get("currentMetrics"))
+
+    started = time.monotonic()
+    wait_until(metric_served, 240, "HPA reading the custom metric (ScalingActive)", interval=2)
+    FIGURES["hpa_metric_active_after_s"] = round(time.monotonic() - started, 1)
+    log(f"HPA active: {json.dumps(hpa_status(c).get('currentMetrics'))}")
+    load = Load(svc + "/api/v1/actions/say_hello", rate=a.load_rate).start()
+    started = time.monotonic()
+    peak, reached_at = 0, None
+    end = started + 150
+    while time.monotonic() < end:
+        dep = c.deployment()
+        ready = dep.get("status", {}).get("readyReplicas", 0)
+        if ready > peak:
+            peak = ready
+            log(f"ready replicas {ready} (desired {dep['spec'].get('replicas')}) at {time.monotonic() - started:.0f} s")
+        if ready >= a.max_replicas:
+            reached_at = round(time.monotonic() - started, 1)
+            break
+        time.sleep(1)
+    time.sleep(5)
+    out = load.stop()
+    FIGURES["replicas_reached"] = peak
+    FIGURES["scale_out_seconds"] = reached_at
+    FIGURES["scale_out_requests"] = out["requests"]
+    FIGURES["scale_out_failed_requests"] = out["failed"]
+    check(peak >= a.max_replicas, f"scaled out to {peak} ready replicas (max {a.max_replicas}) in {reached_at} s")
+    check(out["failed"] == 0, f"scale-out: {out['requests']} requests, {out['failed']} failed {out['statuses']}")
+
+    light = Load(svc + "/api/v1/actions/say_hello", rate=1).start()
+    started = time.monotonic()
+    try:
+        wait_until(
+            lambda: (
+                c.deployment()["spec"]["replicas"] <= a.min_replicas
+                and c.deployment()["status"].get("replicas", 99) <= a.min_replicas
+            ),
+            240,
+            "scale-in to min",
+            interval=2,
+        )
+        FIGURES["scale_in_seconds"] = round(time.monotonic() - started, 1)
+    finally:
+        time.sleep(2)
+        res = light.stop()
+    FIGURES["scale_in_requests"] = res["requests"]
+    FIGURES["scale_in_failed_requests"] = res["failed"]
+    check(True, f"scaled back in to {a.min_replicas} in {FIGURES.get('scale_in_seconds')} s")
+    check(res["failed"] == 0, f"scale-in: {res['requests']} requests, {res['failed']} failed {res['statuses']}")
+
+
+@timed("trigger resumes from its checkpoint")
+def trigger(c: Cluster, dispatcher: Dispatcher) -> None:
+    a = c.args
+    sts = f"{a.fullname}-trigger-greeting"
+    wait_until(lambda: dispatcher.count() >= 15, 120, "15 trigger events")
+
+    def container_id() -> str:
+        return c.docker(
+            "ps",
+            "-q",
+            "--filter",
+            f"label=io.kubernetes.pod.name={sts}-0",
+            "--filter",
+            "label=io.kubernetes.container.name=trigger",
+        )
+
+    resumes = []
+    # 1. SIGKILL the trigger process mid-run: the kubelet restarts the container in the same pod.
+    before = dispatcher.max_number()
+    cid = wait_until(container_id, 30, "trigger container")
+    killed = time.monotonic()
+    c.docker("kill", "--signal", "KILL", cid)
+    log(f"SIGKILLed trigger container {cid[:12]} after event {before}")
+    wait_until(lambda: dispatcher.max_number() >= before + 10, 120, "10 events after the SIGKILL")
+    resumes.append(("SIGKILL", round(time.monotonic() - killed, 1)))
+    # 2. Delete the pod: the StatefulSet makes a new one that mounts the same PersistentVolume.
+    before = dispatcher.max_number()
+    uid = c.get("pod", f"{sts}-0")["metadata"]["uid"]
+    deleted = time.monotonic()
+    c.kubectl("-n", c.ns, "delete", "pod", f"{sts}-0", "--wait=false")
+    log(f"deleted pod {sts}-0 after event {before}")
+    wait_until(lambda: c.get("pod", f"{sts}-0")["metadata"]["uid"] != uid, 120, "a new trigger pod")
+    wait_until(lambda: dispatcher.max_number() >= before + 10, 180, "10 events from the new pod")
+    resumes.append(("pod deleted", round(time.monotonic() - deleted, 1)))
+    logs = c.kubectl("-n", c.ns, "logs", f"{sts}-0", "--tail=400", check_rc=False)
+    summary = dispatcher.summary()
+    FIGURES["trigger"] = {**summary, "resumed_after_s": dict(resumes)}
+    check(summary["lost"] == 0, f"trigger events lost: {summary['lost']} of {summary['max_number']}")
+    check(
+        summary["duplicated"] == 0,
+        f"trigger events duplicated: {summary['duplicated']}"
+        f" (repeated posts with the same key: {summary['repeated_posts']})",
+    )
+    check("Emitting greeting" in logs, "the new trigger pod runs")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    for name in ("kubectl", "kubeconfig", "helm", "chart", "docker-host", "node-ip", "pv-dir", "figures", "image"):
+        p.add_argument("--" + name, required=True)
+    p.add_argument("--namespace", default="plugins")
+    p.add_argument("--release", default="ex")
+    p.add_argument("--dispatcher-port", type=int, default=18080)
+    p.add_argument("--port", type=int, default=10001)
+    p.add_argument("--min-replicas", type=int, default=2)
+    p.add_argument("--max-replicas", type=int, default=5)
+    p.add_argument("--load-rate", type=float, default=14)
+    args = p.parse_args()
+    args.fullname = f"{args.release}-icon-plugin"
+    c = Cluster(args)
+    dispatcher = Dispatcher(args.node_ip, args.dispatcher_port).start()
+    repo, tag = args.image.rsplit(":", 1)
+    values = Path(args.pv_dir).parent / "e2e-values.yaml"
+    values.write_text(
+        json.dumps(
+            {
+                "image": {"repository": repo, "tag": tag, "pullPolicy": "Never"},
+                "autoscaling": {
+                    "enabled": True,
+                    "metric": "requests",
+                    "requestsPerSecondPerPod": "2",
+                    "minReplicas": args.min_replicas,
+                    "maxReplicas": args.max_replicas,
+                    "behavior": {
+                        "scaleUp": {
+                            "stabilizationWindowSeconds": 0,
+                            "policies": [{"type": "Pods", "value": 4, "periodSeconds": 10}],
+                        },
+                        "scaleDown": {
+                            "stabilizationWindowSeconds": 20,
+                            "policies": [{"type": "Pods", "value": 2, "periodSeconds": 10}],
+                        },
+                    },
+                },
+                "metricsAdapter": {"enabled": True},
+                "triggerDefaults": {"persistence": {"storageClassName": "", "size": "1Gi"}},
+                "triggers": [
+                    {
+                        "name": "greeting",
+                        "trigger": "emit_greeting",
+                        "triggerId": "greeting-1",
+                        "dispatcherUrl": f"http://{args.node_ip}:{args.dispatcher_port}/events",
+                        "input": {"name": "World", "interval": 0.2},
+                        "connection": {"greeting_prefix": "Hello"},
+                        "env": {"ICON_RUNTIME_OUTBOX_BACKOFF": "0.2"},
+                    }
+                ],
+            }
+        )
+    )
+    install(c, values)
+    if FAILURES:
+        log(
+            "install failed; events: "
+            + c.kubectl("-n", args.namespace, "get", "events", "--sort-by=.lastTimestamp", check_rc=False)[-3000:]
+        )
+    else:
+        svc_ip = c.get("service", args.fullname)["spec"]["clusterIP"]
+        svc = f"http://{svc_ip}:{args.port}"
+        rolling_restart(c, svc)
+        delete_pod(c, svc)
+        admin_shutdown(c, svc)
+        autoscale(c, svc)
+        trigger(c, dispatcher)
+    dispatcher.stop()
+    FIGURES["failures"] = FAILURES
+    Path(args.figures).write_text(json.dumps(FIGURES, indent=2))
+    print(json.dumps(FIGURES, indent=2))
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
