@@ -26,7 +26,6 @@ _SIBLING_SUBMODULES: dict[str, str] = {
     f"{PACKAGE}.clients.oauth": "icon-runtime-helpers",
     f"{PACKAGE}.server": "icon-runtime-http",
     f"{PACKAGE}.api.endpoints": "icon-runtime-http",
-    f"{PACKAGE}.api.schemas": "icon-runtime-http",
     f"{PACKAGE}.clients.aws_client": "icon-runtime-aws",
     f"{PACKAGE}.telemetry": "icon-runtime-tracing",
 }

@@ -30,6 +30,7 @@ from ._masking import NO_MASKER, SecretMasker
 
 PLUGIN_LOGGER_NAME = "plugin"
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_REQUEST_CONTEXT = frozenset({"request_id", "org_id", "int_id", "request_path"})
 _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
@@ -88,16 +89,19 @@ def capture(execution: Execution) -> Iterator[Execution]:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _RECORD_FIELDS and not k.startswith("_")}
+    """Key-value fields of a record, computed once per record however many handlers format it."""
+    cached = record.__dict__.get("_icon_extras")
+    if cached is None:
+        cached = {k: v for k, v in record.__dict__.items() if k not in _RECORD_FIELDS and not k.startswith("_")}
+        record.__dict__["_icon_extras"] = cached
+    return cached
 
 
 def _plain_line(
     record: logging.LogRecord, formatter: logging.Formatter, with_level: bool, with_traceback: bool = True
 ) -> str:
     message = record.getMessage()
-    extras = _extras(record)
-    for name in ("request_id", "org_id", "int_id", "request_path"):
-        extras.pop(name, None)
+    extras = {k: v for k, v in _extras(record).items() if k not in _REQUEST_CONTEXT}
     if extras:
         message += " " + " ".join(f"{k}={v}" for k, v in extras.items())
     if with_level:

@@ -13,6 +13,7 @@ Differences from the reference, all deliberate (see the core README):
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import json
 import logging
@@ -88,6 +89,17 @@ def http_status_for(error: BaseException | None) -> int:
 
 def _accepts_arguments(function: Any) -> int:
     """How many positional arguments ``function`` takes (a large number for ``*args``)."""
+    underlying = getattr(function, "__func__", function)
+    bound = underlying is not function
+    try:
+        return _positional_count(underlying) - (1 if bound else 0)
+    except TypeError:  # not hashable: inspect it every time
+        return _positional_count.__wrapped__(underlying) - (1 if bound else 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _positional_count(function: Any) -> int:
+    """Positional parameters of a plain function, cached: signatures never change at run time."""
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):

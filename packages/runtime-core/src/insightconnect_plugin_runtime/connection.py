@@ -8,7 +8,7 @@ import json
 import threading
 from typing import Any
 
-from ._validation import CompiledSchema
+from ._validation import compiled
 from .util import is_running_in_cloud
 
 
@@ -27,15 +27,13 @@ class Connection:
         self.schema: Any = input.schema if hasattr(input, "schema") else input
         self.parameters: dict[str, Any] = {}
         self.logger: Any = None
-        self._compiled_schema: CompiledSchema | None = None
 
     def set_(self, parameters: dict[str, Any]) -> None:
         """Store the parameters after validating them (``jsonschema.ValidationError`` if invalid)."""
         self.parameters = parameters
         if self.schema:
-            if self._compiled_schema is None or self._compiled_schema.schema is not self.schema:
-                self._compiled_schema = CompiledSchema(self.schema)
-            self._compiled_schema.validate(parameters)
+            # Shared by every copy of the prototype: compiled once per schema, not per connection.
+            compiled(self.schema).validate(parameters)
 
     def connect(self, params: dict[str, Any] | None = None) -> None:
         raise NotImplementedError("the plugin's connection does not implement connect()")
