@@ -491,16 +491,18 @@ class Endpoints:
         return True
 
     def workers_add(self) -> Response:
+        target = self.state.target_workers  # read before signalling: the master may act at once
         if not self._signal_master(signal.SIGTTIN):
             return error_response(400, "Workers can only be added when the plugin runs under gunicorn.")
-        return json_response({"num_workers": self.state.target_workers + 1})
+        return json_response({"num_workers": target + 1})
 
     def workers_remove(self) -> Response:
-        if self.state.target_workers <= 1:
+        target = self.state.target_workers
+        if target <= 1:
             return error_response(400, "The last worker cannot be removed.")
         if not self._signal_master(signal.SIGTTOU):
             return error_response(400, "Workers can only be removed when the plugin runs under gunicorn.")
-        return json_response({"num_workers": self.state.target_workers - 1})
+        return json_response({"num_workers": target - 1})
 
     def admin_shutdown(self) -> Response:
         if self.state.begin_shutdown():
