@@ -54,17 +54,8 @@ PLUGIN_SPEC_PACK = "/workspace/plugin.spec.yaml"
 JSON_TYPE = "application/json"
 SHUTDOWN_MESSAGE = "The plugin is shutting down and accepts no new work."
 _TRACE_HEADERS = (("traceparent", "HTTP_TRACEPARENT"), ("tracestate", "HTTP_TRACESTATE"), ("baggage", "HTTP_BAGGAGE"))
-_INFO_FIELDS = (
-    "name",
-    "description",
-    "version",
-    "vendor",
-    "plugin_spec_version",
-    "title",
-    "support",
-    "tags",
-    "enable_cache",
-)
+#: plugin.spec.yaml fields that /api/v1/info reports (null when the spec lacks one).
+_INFO_FIELDS = tuple("name description version vendor plugin_spec_version title support tags enable_cache".split())
 
 #: kind -> (message type, registry attribute, reply type)
 _STEP_ROUTES = {
