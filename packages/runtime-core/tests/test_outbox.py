@@ -392,3 +392,31 @@ def test_keys_http_cannot_carry_are_hashed():
     for odd in ("clé\n", "x" * 500):
         key = _outbox.event_key({}, odd, "t")
         assert key.startswith("t:sha256:") and key == _outbox.event_key({}, odd, "t")
+
+
+def test_outbox_figures_are_readable_from_the_files(tmp_path):
+    from insightconnect_plugin_runtime._outbox import Outbox, outbox_stats
+
+    class Flaky:
+        calls = 0
+
+        def write(self, msg, idempotency_key=None):
+            type(self).calls += 1
+            if type(self).calls == 1:
+                raise OSError("refused")
+
+    outbox = Outbox(str(tmp_path / "trig-1.outbox.sqlite"))
+    outbox.backoff = 0
+    outbox.send(Flaky(), "k1", {"n": 1})
+    outbox.enqueue("k1", {"n": 1})  # a re-emitted, already delivered event
+    outbox.enqueue("k2", {"n": 2})  # queued, not yet delivered
+    outbox.close()
+    (stats,) = outbox_stats(str(tmp_path))
+    assert stats == {
+        "trigger_id": "trig-1",
+        "pending": 1,
+        "queued": 2,
+        "sent": 1,
+        "retried": 1,
+        "dropped_duplicate": 1,
+    }

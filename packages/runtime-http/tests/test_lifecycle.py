@@ -223,3 +223,23 @@ def test_in_flight_gauge_counts_requests_on_other_workers(server: Server) -> Non
     for thread in threads:
         thread.join(30)
     assert [getattr(r, "status", r) for r in results] == [200, 200, 200]
+
+
+def test_metrics_report_trigger_outboxes_of_the_container(fresh_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from insightconnect_plugin_runtime._outbox import Outbox
+
+    cache = tmp_path / "trigger-cache"
+
+    class Accepting:
+        def write(self, msg, idempotency_key=None):  # type: ignore[no-untyped-def]
+            return None
+
+    outbox = Outbox(str(cache / "trigger-42.outbox.sqlite"))
+    outbox.send(Accepting(), "k1", {"n": 1})
+    outbox.enqueue("k2", {"n": 2})
+    outbox.close()
+    server = fresh_server(extra_env={"ICON_RUNTIME_CACHE_DIR": f"{cache}/"})
+    text = server.get("/metrics").body.decode()
+    assert _sample(text, "icon_trigger_outbox_pending", trigger_id="trigger-42") == 1
+    assert _sample(text, "icon_trigger_outbox_events_total", trigger_id="trigger-42", outcome="sent") == 1
+    assert _sample(text, "icon_trigger_outbox_events_total", trigger_id="trigger-42", outcome="queued") == 2

@@ -124,6 +124,9 @@ class Outbox:
             " acked INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
             " created REAL NOT NULL, acked_at REAL)"
         )
+        # Counters live in the file too, so the HTTP server's /metrics can report triggers that run
+        # in other processes of the container (see ``outbox_stats``).
+        self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         self.retries = int(_env_number("ICON_RUNTIME_OUTBOX_RETRIES", 5, int))
         self.backoff = min(float(_env_number("ICON_RUNTIME_OUTBOX_BACKOFF", 0.5)), BACKOFF_CAP_SECONDS)
         self.max_pending = int(_env_number("ICON_RUNTIME_OUTBOX_MAX", 10000, int))
@@ -136,6 +139,14 @@ class Outbox:
     def close(self) -> None:
         with self.lock:
             self.db.close()
+
+    def _bump(self, name: str) -> None:
+        """Count ``name`` in this process and in the file (inside the caller's transaction, if any)."""
+        _count(name)
+        self.db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            (name,),
+        )
 
     # --- queue ------------------------------------------------------------------------------------
 
@@ -151,7 +162,7 @@ class Outbox:
             row = self.db.execute("SELECT acked FROM events WHERE key = ?", (key,)).fetchone()
             if row is not None:
                 if row[0]:
-                    _count("dropped_duplicate")
+                    self._bump("dropped_duplicate")
                     self.logger.info(f"Trigger event {key} was already delivered: dropping the duplicate.")
                 else:
                     self.logger.info(f"Trigger event {key} is already queued: delivering the queued copy.")
@@ -163,10 +174,16 @@ class Outbox:
                     assistance="Check that the orchestrator accepts events, or raise ICON_RUNTIME_OUTBOX_MAX.",
                     data=self.path,
                 )
-            self.db.execute(
-                "INSERT INTO events (key, msg, created) VALUES (?, ?, ?)", (key, json.dumps(msg), time.time())
-            )
-            _count("queued")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(
+                    "INSERT INTO events (key, msg, created) VALUES (?, ?, ?)", (key, json.dumps(msg), time.time())
+                )
+                self._bump("queued")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
             return True
 
     def _mark_acked(self, row_id: int) -> None:
@@ -174,6 +191,7 @@ class Outbox:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.execute("UPDATE events SET acked = 1, msg = NULL, acked_at = ? WHERE id = ?", (time.time(), row_id))
+            self._bump("sent")
             self._acks_since_prune += 1
             if self._acks_since_prune >= self.prune_every:
                 self._acks_since_prune = 0
@@ -197,7 +215,6 @@ class Outbox:
                 self._post(dispatcher, row_id, key, json.loads(text))
                 kill_point("after_post")
                 self._mark_acked(row_id)
-                _count("sent")
                 delivered += 1
         return delivered
 
@@ -217,7 +234,7 @@ class Outbox:
                     raise
                 delay = min(self.backoff * (2**attempt), BACKOFF_CAP_SECONDS)
                 attempt += 1
-                _count("retried")
+                self._bump("retried")
                 self.logger.warning(f"Trigger event {key} not delivered ({error}); retry {attempt} in {delay:.2f}s.")
                 time.sleep(delay)
 
@@ -238,3 +255,29 @@ class Outbox:
                 return 0
             self.logger.info(f"Resending {waiting} trigger event(s) left undelivered by a previous run.")
             return self.deliver(dispatcher)
+
+
+def outbox_stats(cache_dir: str) -> list[dict[str, Any]]:
+    """Per-trigger outbox figures read from the files in ``cache_dir`` (read-only, never blocking long).
+
+    Returns one dict per outbox: ``trigger_id``, ``pending`` (unacknowledged events) and the
+    persisted counters ``queued``, ``sent``, ``retried``, ``dropped_duplicate``.
+    """
+    import sqlite3
+    from pathlib import Path
+
+    stats = []
+    for path in sorted(Path(cache_dir).glob("*.outbox.sqlite")):
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
+            try:
+                (pending,) = db.execute("SELECT COUNT(*) FROM events WHERE acked = 0").fetchone()
+                counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+            finally:
+                db.close()
+        except sqlite3.Error as error:
+            log.warning("Cannot read trigger outbox %s: %s", path, error)
+            continue
+        figures = {name: int(counters.get(name, 0)) for name in OUTBOX_COUNTERS}
+        stats.append({"trigger_id": path.name.removesuffix(".outbox.sqlite"), "pending": int(pending), **figures})
+    return stats

@@ -55,6 +55,7 @@ class Metrics:
         )
 
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self.registry.register(OutboxCollector())
 
     def observe(self, kind: str, step: str, endpoint: str, status: str, seconds: float) -> None:
         key = (kind, step, endpoint, status)
@@ -72,9 +73,45 @@ class Metrics:
 
             registry = client.CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
+            registry.register(OutboxCollector())
         else:
             registry = self.registry
         return client.generate_latest(registry), client.CONTENT_TYPE_LATEST
+
+
+class OutboxCollector:
+    """Durable trigger outboxes of this container, read from their files on every scrape.
+
+    Triggers run as separate one-shot processes, so their delivery figures cannot live in the
+    server's memory: core's outbox persists them next to each trigger's checkpoint.
+    """
+
+    def describe(self) -> list[Any]:
+        return []  # no fixed series: one per trigger found at scrape time
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        from insightconnect_plugin_runtime import constants
+        from insightconnect_plugin_runtime._outbox import OUTBOX_COUNTERS, outbox_stats
+
+        stats = outbox_stats(constants.CACHE_DIR) if os.path.isdir(constants.CACHE_DIR) else []
+        pending = GaugeMetricFamily(
+            "icon_trigger_outbox_pending",
+            "Trigger events stored in the durable outbox and not yet acknowledged by the orchestrator.",
+            labels=["trigger_id"],
+        )
+        events = CounterMetricFamily(
+            "icon_trigger_outbox_events",
+            "Trigger outbox events by outcome: queued, sent, retried, dropped_duplicate.",
+            labels=["trigger_id", "outcome"],
+        )
+        for trigger in stats:
+            pending.add_metric([trigger["trigger_id"]], trigger["pending"])
+            for outcome in OUTBOX_COUNTERS:
+                events.add_metric([trigger["trigger_id"], outcome], trigger[outcome])
+        yield pending
+        yield events
 
 
 def mark_process_dead(pid: int) -> None:
