@@ -53,6 +53,11 @@ def test_unreadable_messages_are_usage_errors(run_cli, stdin):
         _with("say_hello", body__action=KeyError),
         _with("say_hello", body__action=5),
         _with("say_hello", body__meta="not an object"),
+        # Found by the reliability suite's API fuzzing: a list here crashed the task (HTTP 500).
+        _with("monitor_events", body__custom_config=[None, None]),
+        _with("monitor_events", body__custom_config="page_size=3"),
+        _with("emit_greeting", body__dispatcher__url=5),
+        _with("emit_greeting", body__dispatcher__webhook_url={}),
         json.dumps([1, 2, 3]),
         json.dumps("a string"),
     ],
@@ -126,3 +131,26 @@ def test_fifty_megabyte_input(run_cli):
     result = run_cli("run", stdin=_with("say_hello", body__input__name=big), timeout=120)
     assert result.code == 0
     assert result.reply["body"]["output"]["message"].startswith("Hello, xxx")
+
+
+def test_integral_float_for_an_integer_input_reaches_the_step_as_int(run_cli):
+    # Found by the reliability suite's API fuzzing: JSON Schema accepts 8.0 as an integer, and
+    # say_goodbye's range(times) then failed with a TypeError (HTTP 500 for a valid request).
+    result = run_cli("run", stdin=_with("say_goodbye", body__input__times=2.0))
+    assert result.code == 0, result.stdout
+    assert result.reply["body"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("secret", ["status", "output", "body", "version"])
+def test_a_secret_equal_to_an_envelope_key_keeps_the_envelope_intact(run_cli, secret):
+    # Found by the reliability suite's API fuzzing: with the secret "status", masking replaced the
+    # key body.status itself, and the reply no longer matched its schema.
+    message = load_message("say_hello")
+    message["body"]["connection"]["api_key"]["secretKey"] = secret
+    message["body"]["input"]["name"] = f"x{secret}x"
+    result = run_cli("run", stdin=json.dumps(message))
+    assert result.code == 0, result.stdout
+    assert set(result.reply) == {"body", "type", "version"}
+    assert result.reply["body"]["status"] == "ok"
+    assert "output" in result.reply["body"]
+    assert secret not in json.dumps(result.reply["body"]["output"])

@@ -32,6 +32,26 @@ def test_path_parameters_enumerate_real_step_names(document: dict) -> None:
     assert connection["schema"]["enum"] == ["test", "test_task"]
 
 
+def test_document_says_what_the_server_requires_and_accepts(document: dict) -> None:
+    # Found by the reliability suite's schemathesis run (make reliability): the document let through
+    # messages the server rejects (no connection, no required input) and rejected ones it accepts.
+    schemas = document["components"]["schemas"]
+    run_body = schemas["action.say_hello.start"]["properties"]["body"]
+    assert set(run_body["required"]) == {"action", "connection", "input"}
+    test_body = schemas["action.say_hello.test"]["properties"]["body"]
+    assert set(test_body["required"]) == {"action", "connection"}
+    assert test_body["properties"]["input"] == {"type": ["object", "null"]}
+    test = document["paths"]["/api/v1/actions/{name}/test"]["post"]
+    starts = test["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert {ref["$ref"].rsplit("/", 1)[1] for ref in starts} == {f"action.{n}.test" for n in ACTIONS}
+    task_body = schemas["task.monitor_events.start"]["properties"]["body"]
+    assert task_body["properties"]["custom_config"] == {"type": ["object", "null"]}
+    assert "null" in str(task_body["properties"]["input"])  # nothing required: null stands for {}
+    connection = document["paths"]["/api/v1/connection/{connection_test_type}"]["post"]
+    assert "404" in connection["responses"]
+    assert schemas["connection.start"]["properties"]["body"]["required"] == ["connection"]
+
+
 def test_bodies_carry_each_steps_real_schemas(document: dict) -> None:
     schemas = document["components"]["schemas"]
     run = document["paths"]["/api/v1/actions/{name}"]["post"]

@@ -138,6 +138,20 @@ class SecretMasker:
             return [self.mask(item) for item in value]
         return value
 
+    def mask_envelope(self, envelope: Any) -> Any:
+        """Like :meth:`mask`, but the envelope's own keys (top level and ``body``) are left as they are.
+
+        Those keys are written by the runtime, never by the step, so they cannot leak a secret; masking
+        them broke the envelope when a secret happened to equal one (``status``, ``log``, ``output``).
+        """
+        if self.pattern is None or not isinstance(envelope, dict):
+            return self.mask(envelope)
+        return {
+            key: ({k: self.mask(v) for k, v in item.items()} if key == "body" and isinstance(item, dict)
+                  else self.mask(item))
+            for key, item in envelope.items()
+        }  # fmt: skip
+
 
 NO_MASKER = SecretMasker(())
 

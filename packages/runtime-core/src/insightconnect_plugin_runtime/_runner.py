@@ -72,6 +72,12 @@ def validate_input_message(msg: Any) -> None:
             body[name] = {}
         elif not isinstance(body[name], dict):
             raise MessageError(f"body.{name} must be a JSON object.")
+    if body.get("custom_config") is not None and not isinstance(body["custom_config"], dict):
+        raise MessageError("body.custom_config must be a JSON object.")
+    for name in ("url", "webhook_url"):
+        value = body["dispatcher"].get(name)
+        if value is not None and not isinstance(value, str):
+            raise MessageError(f"body.dispatcher.{name} must be a string.")
 
 
 def http_status_for(error: BaseException | None) -> int:
@@ -248,7 +254,7 @@ class StepRunner:
             error,
             self.is_test,
         )
-        reply = self.execution.masker.mask(reply)
+        reply = self.execution.masker.mask_envelope(reply)
         if error is not None:
             raise LoggedException(error, reply)
         return reply
@@ -353,6 +359,10 @@ class StepRunner:
 
     def _validate_input(self, kind: str, step: Any, params: Any) -> None:
         _check(step.input, params, ClientException, f"The {kind} input is invalid")
+        if isinstance(params, dict):
+            from ._validation import coerce_integers
+
+            coerce_integers(getattr(step.input, "schema", None), params)
         if hasattr(step.input, "validate_required"):
             step.input.validate_required(params)
 
@@ -361,6 +371,10 @@ class StepRunner:
             raise ClientException("A task_start message needs body.state (use {} for the first run).")
         state = body["state"]
         _check(getattr(step, "state", None), state, ClientException, "The task state is invalid")
+        if isinstance(state, dict):
+            from ._validation import coerce_integers
+
+            coerce_integers(getattr(getattr(step, "state", None), "schema", None), state)
         return state, body.get("custom_config") or {}
 
     def _validate_output(self, kind: str, step: Any, output: Any) -> None:

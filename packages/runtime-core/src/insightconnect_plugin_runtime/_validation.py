@@ -284,3 +284,34 @@ def is_validation_error(error: BaseException) -> bool:
 
     module = sys.modules.get("jsonschema.exceptions")
     return module is not None and isinstance(error, module.ValidationError)
+
+
+def coerce_integers(schema: Any, value: Any, root: Any = None, depth: int = 0) -> Any:
+    """Turn integral floats (``8.0``) where ``schema`` says ``"type": "integer"`` into ints, in place.
+
+    JSON Schema counts ``8.0`` as an integer, so it passes validation, but a step doing ``range(times)``
+    would then fail with a TypeError (an HTTP 500 for a valid request). Only ``properties``, ``items``
+    and local ``$ref``s are followed; anything else is left as it is. Returns the (possibly new) value.
+    """
+    if not isinstance(schema, dict) or depth > 32:
+        return value
+    root = schema if root is None else root
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        return coerce_integers(target, value, root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        if kind == "integer" or (isinstance(kind, list) and "integer" in kind and "number" not in kind):
+            return int(value)
+        return value
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        for key, sub in schema["properties"].items():
+            if key in value:
+                value[key] = coerce_integers(sub, value[key], root, depth + 1)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            value[index] = coerce_integers(schema["items"], item, root, depth + 1)
+    return value

@@ -54,7 +54,7 @@ class Trigger(Step):
             "version": "v1",
         }
         if self._masker is not None:
-            msg = self._masker.mask(msg)
+            msg = self._masker.mask_envelope(msg) if hasattr(self._masker, "mask_envelope") else self._masker.mask(msg)
         if self.dispatcher is None:
             raise PluginException(
                 cause="The trigger has no dispatcher to send events to.",

@@ -125,13 +125,15 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
             },
         },
     )
+    # A connection whose schema requires fields is rejected when absent (400), so the document says so.
+    needs_connection = ["connection"] if (connection_schema or {}).get("required") else []
     paths: dict[str, Any] = {}
     for kind, registry_name, start_type, event_type, segment in _KINDS:
         registry = getattr(plugin, registry_name, None) or {}
         names = sorted(registry)
         if not names:
             continue
-        starts, events = [], []
+        starts, test_starts, events = [], [], []
         for name in names:
             step = registry[name]
             prefix = f"{kind}.{name}"
@@ -143,7 +145,13 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
                 "connection": connection_ref,
                 "input": input_ref,
             }
-            required = [kind]
+            required = [kind, *needs_connection]
+            # A test runs the connection's (or step's) test: input and state are not validated there.
+            test_required = list(required)
+            if (_schema_of(step.input) or {}).get("required"):
+                required.append("input")
+            else:  # null stands for {} (nothing required, so it is accepted)
+                body_props["input"] = {"anyOf": [input_ref, {"type": "null"}]}
             event_body: dict[str, Any] = {
                 "log": {"type": "string"},
                 "status": {"enum": ["ok"]},
@@ -154,15 +162,15 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
                 state_schema = _schema_of(getattr(step, "state", None))
                 state_ref = components.add_plugin_schema(f"{prefix}.state", state_schema, f"{name} state")
                 body_props["state"] = state_ref
-                body_props["custom_config"] = {"type": "object"}
+                body_props["custom_config"] = {"type": ["object", "null"]}
                 required.append("state")
                 event_body.update(
                     {"state": state_ref, "has_more_pages": {"type": "boolean"}, "status_code": {"type": "integer"}}
                 )
             if kind == "trigger":
                 body_props["dispatcher"] = {
-                    "type": "object",
-                    "properties": {"url": {"type": "string"}, "webhook_url": {"type": "string"}},
+                    "type": ["object", "null"],
+                    "properties": {"url": {"type": ["string", "null"]}, "webhook_url": {"type": ["string", "null"]}},
                 }
             start_schema = {
                 "type": "object",
@@ -176,6 +184,15 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
                 },
             }
             starts.append(components.ref(f"{prefix}.start", start_schema))
+            test_schema = dict(start_schema, title=f"{name} test message")
+            test_props = dict(body_props, input={"type": ["object", "null"]})
+            if kind == "task":
+                test_props["state"] = {}
+            test_schema["properties"] = dict(
+                start_schema["properties"],
+                body={"type": "object", "required": test_required, "properties": test_props},
+            )
+            test_starts.append(components.ref(f"{prefix}.test", test_schema))
             events.append(
                 components.ref(
                     f"{prefix}.event",
@@ -194,6 +211,10 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
         request = {
             "required": True,
             "content": {"application/json": {"schema": {"oneOf": starts}}},
+        }
+        test_request = {
+            "required": True,
+            "content": {"application/json": {"schema": {"oneOf": test_starts}}},
         }
         reply = _json_body({"oneOf": events}, "The step's reply envelope.")
         operations: dict[str, Any] = {
@@ -218,7 +239,7 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
                 "summary": f"Test a {kind} (its connection test, or the step's test method)",
                 "tags": [segment],
                 "parameters": [parameter],
-                "requestBody": request,
+                "requestBody": test_request,
                 "responses": {
                     "200": _json_body(_OBJECT, "The test's reply envelope."),
                     **_errors(400, 404, 413, 500, 503),
@@ -238,6 +259,7 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
                 "version": {"const": "v1"},
                 "body": {
                     "type": "object",
+                    "required": needs_connection,
                     "properties": {"connection": connection_ref, "meta": {"$ref": "#/components/schemas/Meta"}},
                 },
             },
@@ -259,7 +281,7 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
             "responses": {
                 "200": _json_body(_OBJECT, "The connection works."),
                 "204": {"description": "The test returned no output."},
-                **_errors(400, 413, 500, 501, 503),
+                **_errors(400, 404, 413, 500, 501, 503),
             },
         }
     }

@@ -332,7 +332,8 @@ class Endpoints:
         """An error envelope for a step request the server rejects before running it."""
         error = ClientException(text)
         reply = build_envelope(self.plugin, reply_type, message, "", False, None, text, ex=error)
-        reply = self._masker(message).mask(reply)
+        masker = self._masker(message)
+        reply = masker.mask_envelope(reply) if hasattr(masker, "mask_envelope") else masker.mask(reply)
         return self._reply(reply, status, None)
 
     def _reply(self, reply: Any, status: int, message: Any) -> Response:
