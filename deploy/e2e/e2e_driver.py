@@ -347,7 +347,8 @@ def delete_pod(c: Cluster, svc: str) -> None:
 
 
 def hpa_status(c: Cluster) -> dict:
-    return c.get("hpa", c.args.fullname).get("status", {})
+    # kubectl 1.20 reads autoscaling/v1 by default, whose status lacks currentMetrics and conditions
+    return c.get("horizontalpodautoscalers.v2beta2.autoscaling", c.args.fullname).get("status", {})
 
 
 @timed("autoscaling out and in")
@@ -471,6 +472,7 @@ def main() -> int:
     dispatcher = Dispatcher(args.node_ip, args.dispatcher_port).start()
     repo, tag = args.image.rsplit(":", 1)
     values = Path(args.pv_dir).parent / "e2e-values.yaml"
+    values.parent.mkdir(parents=True, exist_ok=True)
     values.write_text(
         json.dumps(
             {
