@@ -136,3 +136,15 @@ def test_metrics_timestamp_is_whole_seconds_as_text(monkeypatch):
     payload = MetricsBuilder("n", "1", "v", {"body": {"input": {"type": "x"}}}, IndexError("x")).build()
     assert payload["workflow"]["step"]["inputs"] == ["type"]
     assert payload["plugin"] == {"name": "n", "version": "1", "vendor": "v"}
+
+
+def test_certifi_points_at_ssl_cert_file_when_it_exists(tmp_path, monkeypatch):
+    certifi = pytest.importorskip("certifi")
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert certifi.where() == str(bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    assert certifi.where().endswith("cacert.pem")
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert certifi.where().endswith("cacert.pem")
