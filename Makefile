@@ -85,3 +85,10 @@ k8s-check:  ## offline chart checks: helm lint/template (1.20 + current), kubern
 
 k8s-e2e:  ## live test on a one-node Kubernetes 1.20 in a network namespace (builds and caches the binaries once)
 	deploy/e2e/k8s-e2e.sh
+
+# --- reliability suite (reliability/run.py; issue 8) ---
+.PHONY: reliability
+
+reliability: $(HATCH)  ## fuzzing, canary secrets, soak and fault injection against the sample plugin (RELIABILITY_SOAK_SECONDS=120)
+	$(HATCH) env create reliability
+	"$$($(HATCH) env find reliability)/bin/python" reliability/run.py

@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--message-examples", type=int, default=int(os.environ.get("RELIABILITY_MESSAGE_EXAMPLES", 400))
     )
+    parser.add_argument("--message-subprocesses", type=int, default=30)
+    parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("RELIABILITY_SEED", 20261129)))
     options = parser.parse_args(argv)
     options.python = sys.executable

@@ -154,3 +154,16 @@ def test_a_secret_equal_to_an_envelope_key_keeps_the_envelope_intact(run_cli, se
     assert result.reply["body"]["status"] == "ok"
     assert "output" in result.reply["body"]
     assert secret not in json.dumps(result.reply["body"]["output"])
+
+
+def test_a_secret_with_a_backslash_is_masked_in_repr_form_too(run_cli):
+    # Found by the reliability suite's canary check: PluginException(data={"echo": secret}) put the
+    # dict's repr (backslash doubled) into the error and the log, which no masked form matched.
+    secret = 'Canary"mark/er+9=z&k\\w'
+    message = load_message("raise_error")
+    message["body"]["connection"]["api_key"]["secretKey"] = secret
+    message["body"]["input"]["kind"] = "leak_secret"
+    result = run_cli("run", stdin=json.dumps(message))
+    assert result.code == 1
+    for text in (result.stdout, result.stderr):
+        assert 'Canary"mark' not in text and "Canary\\" not in text

@@ -102,7 +102,7 @@ def _base64_cores(secret: bytes) -> Iterator[str]:
 
 def derived_forms(secret: str) -> set[str]:
     """The secret and the encodings in which it commonly leaks."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1], repr(secret)[1:-1]}
     forms.update(_base64_cores(secret.encode()))
     forms.add(json.dumps(json.dumps(secret)[1:-1])[1:-1])
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
