@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 # raise_error kinds that are documented to be a 500 (unexpected failure of the step).
 INTENDED_500 = {"value", "system_exit", "keyboard_interrupt", "bad_output", "server"}
 # raise_error kinds that are documented to be a 400 (client, plugin and connection-test errors).
-INTENDED_400 = {"plugin", "api", "connection_test", "client"}
+INTENDED_400 = {"plugin", "api", "connection_test", "client", "leak_secret"}
 EXCLUDED = ("/api/v1/admin/shutdown", "/api/v1/workers/add", "/api/v1/workers/remove")
 
 

@@ -36,7 +36,7 @@ def _mix() -> list[tuple[str, bytes, int]]:
         ("/api/v1/actions/raise_error", body("raise_error", kind="value"), 500),
         ("/api/v1/actions/raise_error", body("raise_error", kind="leak_secret"), 400),
         ("/api/v1/actions/say_hello", b"{not json", 400),
-        ("/api/v1/actions/no_such_action", body("say_hello"), 404),
+        ("/api/v1/actions/no_such_action", body("say_hello").replace(b'"say_hello"', b'"no_such_action"'), 404),
         ("/api/v1/connection/test", json.dumps(message("connection_test")).encode(), 200),
     ]
 
