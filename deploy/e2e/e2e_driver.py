@@ -211,7 +211,21 @@ def install(c: Cluster, values: Path) -> None:
     )
     started = time.monotonic()
     out = subprocess.run(
-        [a.helm, "install", a.release, a.chart, "-n", c.ns, "-f", str(values), "--wait", "--timeout", "240s"],
+        # Client-side apply: Kubernetes 1.20's beta server-side apply breaks on the APIService patch.
+        [
+            a.helm,
+            "install",
+            a.release,
+            a.chart,
+            "-n",
+            c.ns,
+            "-f",
+            str(values),
+            "--wait",
+            "--timeout",
+            "240s",
+            "--server-side=false",
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         env=c.env,
@@ -413,7 +427,13 @@ def autoscale(c: Cluster, svc: str) -> None:
 def trigger(c: Cluster, dispatcher: Dispatcher) -> None:
     a = c.args
     sts = f"{a.fullname}-trigger-greeting"
-    wait_until(lambda: dispatcher.count() >= 15, 120, "15 trigger events")
+    try:
+        wait_until(lambda: dispatcher.count() >= 15, 120, "15 trigger events")
+    except Exception:
+        log(
+            "trigger pod logs: " + c.kubectl("-n", a.namespace, "logs", f"{sts}-0", "--tail=30", check_rc=False)[-3000:]
+        )
+        raise
 
     def container_id() -> str:
         return c.docker(
@@ -503,7 +523,7 @@ def main() -> int:
                         "triggerId": "greeting-1",
                         "dispatcherUrl": f"http://{args.node_ip}:{args.dispatcher_port}/events",
                         "input": {"name": "World", "interval": 0.2},
-                        "connection": {"greeting_prefix": "Hello"},
+                        "connection": {"api_key": {"secretKey": "e2e-secret-key"}, "greeting_prefix": "Hello"},
                         "env": {"ICON_RUNTIME_OUTBOX_BACKOFF": "0.2"},
                     }
                 ],
