@@ -170,3 +170,41 @@ def test_disabled_extension_means_no_spans(tiny, exporter, monkeypatch):
     _extensions.reset_cache()
     run(tiny, message("action_start", "echo", input={"text": "hi"}))
     assert exporter.get_finished_spans() == ()
+
+
+class Leak(icpr.Action):
+    def __init__(self) -> None:
+        super().__init__("leak", "Leaks", icpr.Input(OBJECT), icpr.Output(OBJECT))
+
+    def run(self, params: Any = None) -> dict[str, Any]:
+        secret = params["key"]
+        raise PluginException(cause=f"key {secret} refused", assistance="a", data={"echo": secret})
+
+
+def test_spans_never_carry_connection_secrets(tiny, exporter):
+    secret = "canary-secret-9f3e1"
+    tiny.add_action(Leak())
+    msg = message("action_start", "leak", input={"key": secret}, connection={"token": secret})
+    reply = run(tiny, msg)
+    assert reply["body"]["status"] == "error"
+    span = only_span(exporter)
+    recorded = [span.status.description, *map(str, span.attributes.values())]
+    for event in span.events:
+        recorded += [str(value) for value in event.attributes.values()]
+    assert all(secret not in text for text in recorded)
+    assert any("********" in text for text in recorded)
+
+
+def test_server_spans_lose_their_query_strings(exporter):
+    from opentelemetry import trace as otel_trace
+
+    from insightconnect_plugin_runtime._tracing_setup import drop_query_strings
+
+    tracer = otel_trace.get_tracer("test")
+    with tracer.start_as_current_span(
+        "POST", attributes={"http.url": "http://h/api/v1/actions/x?token=abc", "url.query": "token=abc"}
+    ) as span:
+        drop_query_strings(span, {})
+    (finished,) = exporter.get_finished_spans()
+    assert finished.attributes["http.url"] == "http://h/api/v1/actions/x"
+    assert finished.attributes["url.query"] == ""

@@ -83,6 +83,9 @@ class StepCall:
     status: str = "running"
     error: BaseException | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    #: The execution's ``SecretMasker``: hooks apply ``masker.mask_text`` / ``masker.mask`` to
+    #: anything they record (error messages, stack traces, URLs), so secrets never reach a span.
+    masker: Any = None
 
 
 class StepHook(Protocol):

@@ -279,6 +279,7 @@ class StepRunner:
         kind, _, _ = STEP_KINDS[self.message["type"]]
         name = body.get(kind, "") if kind != "connection_test" else "connection"
         call = StepCall(self.plugin, kind, name, self.message, self.is_test, self.carrier)
+        call.masker = self.execution.masker
         hooks = around_step(call)
         try:
             hooks.__enter__()

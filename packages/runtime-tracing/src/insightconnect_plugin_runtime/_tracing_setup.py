@@ -94,7 +94,26 @@ def instrument_flask_app(app: Any, provider: Any = None) -> None:
     except ImportError:
         _report_missing_extra()
         return
-    FlaskInstrumentor.instrument_app(app, tracer_provider=provider)
+    FlaskInstrumentor.instrument_app(app, tracer_provider=provider, request_hook=drop_query_strings)
+
+
+#: URL attributes (old and new semantic conventions) that may carry a query string.
+_URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
+
+
+def drop_query_strings(span: Any, environ: Any) -> None:
+    """Keep query strings out of server spans: the runtime's API never needs them, callers may put
+    credentials there, and the span is recorded before anyone knows which values are secret."""
+    try:
+        attributes = getattr(span, "attributes", None) or {}
+        for key in _URL_ATTRIBUTES:
+            value = attributes.get(key)
+            if isinstance(value, str) and "?" in value:
+                span.set_attribute(key, value.split("?", 1)[0])
+        if attributes.get("url.query"):
+            span.set_attribute("url.query", "")
+    except Exception:
+        log.debug("Could not drop the query string from a server span", exc_info=True)
 
 
 def _ensure_provider(plugin: Any, endpoint: str | None) -> Any:

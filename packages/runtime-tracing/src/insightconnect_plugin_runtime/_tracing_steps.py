@@ -71,6 +71,7 @@ def step_span(call: Any, plan: SpanPlan) -> Iterator[Any]:
         record_exception=False,  # recorded below, once, whether it escaped or core caught it
         set_status_on_exception=False,
     ) as span:
+        _mask_server_span(call)
         try:
             yield span
         except BaseException as exc:
@@ -110,21 +111,60 @@ def _finish(span: Any, call: Any, escaped: BaseException | None) -> None:
             if isinstance(value, _ATTRIBUTE_TYPES):
                 span.set_attribute(str(key), value)
         if status == "error":
-            _record_error(span, error)
+            _record_error(span, error, _text_masker(call))
     except Exception:  # a hook must never turn a step's outcome into a tracing failure
         log.debug("Could not record the step outcome on its span", exc_info=True)
 
 
-def _record_error(span: Any, error: BaseException | None) -> None:
+def _text_masker(call: Any) -> Any:
+    """The execution's secret masking for text (identity when core did not provide one)."""
+    masker = getattr(call, "masker", None)
+    return masker.mask_text if masker is not None else (lambda text: text)
+
+
+def _mask_server_span(call: Any) -> None:
+    """Mask the connection's secrets in the enclosing server span's attributes (URL, query, target).
+
+    The Flask instrumentation records the request URL before the runtime has read the body that
+    names the connection; the step hook is the first place that knows the secrets.
+    """
+    masker = getattr(call, "masker", None)
+    if not masker:
+        return
+    try:
+        parent = trace.get_current_span()
+        attributes = getattr(parent, "attributes", None) or {}
+        for key, value in list(attributes.items()):
+            if isinstance(value, str):
+                masked = masker.mask_text(value)
+                if masked != value:
+                    parent.set_attribute(key, masked)
+    except Exception:
+        log.debug("Could not mask the server span", exc_info=True)
+
+
+def _record_error(span: Any, error: BaseException | None, mask: Any = None) -> None:
+    mask = mask or (lambda text: text)
     if error is None:
         span.set_status(trace.Status(trace.StatusCode.ERROR))
         return
-    span.record_exception(error)
+    import traceback
+
+    stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    span.add_event(
+        "exception",
+        {
+            "exception.type": _qualified_name(type(error)),
+            "exception.message": mask(str(error)),
+            "exception.stacktrace": mask(stack),
+            "exception.escaped": False,
+        },
+    )
     span.set_attribute(ATTR_ERROR_TYPE, _qualified_name(type(error)))
     cause = getattr(error, "cause", None)
     if isinstance(cause, str) and cause:
-        span.set_attribute(ATTR_ERROR_CAUSE, cause)
-    message = str(error)
+        span.set_attribute(ATTR_ERROR_CAUSE, mask(cause))
+    message = mask(str(error))
     description = f"{type(error).__name__}: {message}" if message else type(error).__name__
     span.set_status(trace.Status(trace.StatusCode.ERROR, description))
 
