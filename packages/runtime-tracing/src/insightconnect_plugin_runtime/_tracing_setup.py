@@ -94,7 +94,13 @@ def instrument_flask_app(app: Any, provider: Any = None) -> None:
     except ImportError:
         _report_missing_extra()
         return
-    FlaskInstrumentor.instrument_app(app, tracer_provider=provider, request_hook=drop_query_strings)
+    FlaskInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        request_hook=drop_query_strings,
+        # The instrumentation writes the request attributes again when the response starts.
+        response_hook=lambda span, status, headers: drop_query_strings(span, None),
+    )
 
 
 #: URL attributes (old and new semantic conventions) that may carry a query string.
