@@ -17,8 +17,6 @@ import os
 import shutil
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from typing import Any
 
 from ._contracts import ServerOptions
@@ -62,11 +60,16 @@ class ConfigResponse:
 
     def raise_for_status(self) -> None:
         if self.status_code >= 400:
+            import urllib.error
+
             raise urllib.error.HTTPError(self.url, self.status_code, f"HTTP {self.status_code}", None, None)  # type: ignore[arg-type]
 
 
 def request_get(url: str, timeout: float = 1.0, **_: Any) -> ConfigResponse:
     """GET ``url`` (the config service) with a timeout; plugins' tests patch this name."""
+    import urllib.error  # only the cloud talks to the config service: no import cost on-prem
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"Accept": "application/json"}, method="GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:

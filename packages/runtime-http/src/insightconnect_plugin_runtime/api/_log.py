@@ -22,9 +22,12 @@ CONTEXT_HEADERS = (("request_id", "X-REQUEST-ID"), ("org_id", "X-IPIMS-ORGID"), 
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        from structlog.contextvars import get_contextvars
-
-        for key, value in get_contextvars().items():
+        # Only the cloud binds request context, and binding imports structlog: when it is not
+        # loaded nothing was bound, and an on-prem server never pays for importing it.
+        contextvars_module = sys.modules.get("structlog.contextvars")
+        if contextvars_module is None:
+            return True
+        for key, value in contextvars_module.get_contextvars().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True
