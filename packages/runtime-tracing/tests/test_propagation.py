@@ -29,6 +29,7 @@ def test_trace_crosses_thread_pool_and_outgoing_request(monkeypatch, plugin, otl
         )
 
     call = StepCall(plugin, "action", "enrich", {}, carrier={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
+    structlog.contextvars.clear_contextvars()  # other tests' in-process requests leave their context
     with step_hook(call):
         structlog.contextvars.bind_contextvars(request_id="req-42")
         try:
