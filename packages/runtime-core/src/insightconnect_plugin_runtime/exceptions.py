@@ -19,6 +19,7 @@ Hierarchy::
 
 from __future__ import annotations
 
+from enum import StrEnum, auto
 from http import HTTPStatus
 from typing import Any
 
@@ -90,27 +91,31 @@ class LoggedException(Exception):
         return str(self.ex)
 
 
-class _Preset:
-    """Names of the ready-made causes and assistances (the value is the table key)."""
+class _Preset(StrEnum):
+    """Names of the ready-made causes and assistances.
 
-    API_KEY = "api_key"
-    UNAUTHORIZED = "unauthorized"
-    RATE_LIMIT = "rate_limit"
-    USERNAME_PASSWORD = "username_password"
-    NOT_FOUND = "not_found"
-    SERVER_ERROR = "server_error"
-    SERVICE_UNAVAILABLE = "service_unavailable"
-    INVALID_JSON = "invalid_json"
-    UNKNOWN = "unknown"
-    BASE64_ENCODE = "base64_encode"
-    BASE64_DECODE = "base64_decode"
-    TIMEOUT = "timeout"
-    BAD_REQUEST = "bad_request"
-    INVALID_CREDENTIALS = "invalid_credentials"
-    METHOD_NOT_ALLOWED = "method_not_allowed"
-    CONFLICT = "conflict"
-    CONNECTION_ERROR = "connection_error"
-    REDIRECT_ERROR = "redirect_error"
+    Members are strings equal to their lower-cased names (``Preset.NOT_FOUND == "not_found"``), so
+    plugins may pass either the member or the plain string, and both index the tables below.
+    """
+
+    API_KEY = auto()
+    UNAUTHORIZED = auto()
+    RATE_LIMIT = auto()
+    USERNAME_PASSWORD = auto()
+    NOT_FOUND = auto()
+    SERVER_ERROR = auto()
+    SERVICE_UNAVAILABLE = auto()
+    INVALID_JSON = auto()
+    UNKNOWN = auto()
+    BASE64_ENCODE = auto()
+    BASE64_DECODE = auto()
+    TIMEOUT = auto()
+    BAD_REQUEST = auto()
+    INVALID_CREDENTIALS = auto()
+    METHOD_NOT_ALLOWED = auto()
+    CONFLICT = auto()
+    CONNECTION_ERROR = auto()
+    REDIRECT_ERROR = auto()
 
 
 _CAUSES: dict[str, str] = {
