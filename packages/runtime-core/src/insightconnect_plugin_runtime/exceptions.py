@@ -25,12 +25,10 @@ from typing import Any
 
 
 class ResponseExceptionData:
-    """Where the helpers take an exception's ``data`` from when a request fails."""
+    """Where the helpers take an exception's ``data`` from when a request fails: the response's
+    text, its parsed JSON, the response object itself, or the exception's own message."""
 
-    RESPONSE_TEXT = "response_text"
-    RESPONSE_JSON = "response_json"
-    RESPONSE = "response"
-    EXCEPTION = "exception"
+    RESPONSE_TEXT, RESPONSE_JSON, RESPONSE, EXCEPTION = ("response_text", "response_json", "response", "exception")
 
 
 class HTTPStatusCodes:

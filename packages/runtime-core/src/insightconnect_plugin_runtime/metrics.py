@@ -6,31 +6,23 @@ Only the *names* of the input fields are reported, never their values.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from .exceptions import ConnectionTestException
 
 
+@dataclass
 class MetricsBuilder:
-    def __init__(
-        self,
-        plugin_name: str,
-        plugin_version: str,
-        plugin_vendor: str,
-        input_message: dict[str, Any] | None,
-        exception_: BaseException,
-        workflow_id: str | None = None,
-        org_id: str | None = None,
-    ) -> None:
-        self.__dict__.update(
-            plugin_name=plugin_name,
-            plugin_version=plugin_version,
-            plugin_vendor=plugin_vendor,
-            input_message=input_message,
-            exception_=exception_,
-            workflow_id=workflow_id,
-            org_id=org_id,
-        )
+    """The metrics payload of one failed execution; ``build()`` renders it."""
+
+    plugin_name: str
+    plugin_version: str
+    plugin_vendor: str
+    input_message: dict[str, Any] | None
+    exception_: BaseException
+    workflow_id: str | None = None
+    org_id: str | None = None
 
     def build(self) -> dict[str, Any]:
         return self._create_metrics_payload()
