@@ -170,13 +170,9 @@ def compare_and_dedupe_hashes(
     Duplicates inside ``new_logs`` are kept, as plugins expect one output item per input item.
     """
     seen = set(previous_logs_hashes)
-    unseen_logs: list[dict[str, Any]] = []
-    unseen_hashes: list[str] = []
-    for log in new_logs:
-        log_hash = hash_sha1(log)
-        if log_hash not in seen:
-            unseen_logs.append(log)
-            unseen_hashes.append(log_hash)
+    hashed = [(log, hash_sha1(log)) for log in new_logs]
+    unseen_logs = [log for log, digest in hashed if digest not in seen]
+    unseen_hashes = [digest for _, digest in hashed if digest not in seen]
     logger.info(
         "De-duplication kept %d of %d new log(s); %d were already known.",
         len(unseen_logs),

@@ -97,13 +97,16 @@ class PluginServer:
         graceful_timeout: int = 30,
         bind_host: str = "0.0.0.0",
         metrics: bool = False,
+        options: ServerOptions | None = None,
     ) -> None:
+        """Keyword settings keep the reference's constructor; ``options`` (what ``bin/<plugin> http``
+        parsed) replaces them all when given."""
         from .api._custom_config import ConfigStore
         from .api._settings import build_settings
         from .api._shared import SharedState
 
         self.plugin = plugin
-        self.options = ServerOptions(
+        self.options = options or ServerOptions(
             port=port,
             workers=workers,
             threads=threads,
@@ -113,7 +116,7 @@ class PluginServer:
             debug=debug,
             bind_host=bind_host,
         )
-        self.debug = debug
+        self.debug = self.options.debug
         self.cloud = sys.modules[__name__].is_running_in_cloud()
         self.settings = build_settings(self.options, self.cloud)
         self.workers, self.threads = self.settings.workers, self.settings.threads
@@ -211,18 +214,7 @@ def serve(plugin: Any, options: ServerOptions) -> int:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         try:
-            server = PluginServer(
-                plugin,
-                port=options.port,
-                workers=options.workers,
-                threads=options.threads,
-                debug=options.debug,
-                worker_class=options.worker_class,
-                worker_connections=options.worker_connections,
-                graceful_timeout=options.graceful_timeout,
-                bind_host=options.bind_host,
-                metrics=True,
-            )
+            server = PluginServer(plugin, metrics=True, options=options)
         except ConfigFileError as error:
             log.error("%s", error)
             return 2
