@@ -194,15 +194,6 @@ class Plugin:
     ) -> dict[str, Any]:
         from ._runner import build_envelope
 
-        return build_envelope(
-            self,
-            message_type,
-            input_message,
-            log,
-            success,
-            output,
-            error_message,
-            (state, has_more_pages, status_code, error_object),
-            ex,
-            is_test,
-        )
+        task_fields = (state, has_more_pages, status_code, error_object)
+        reply = (message_type, input_message, log, success, output, error_message, task_fields, ex, is_test)
+        return build_envelope(self, *reply)
