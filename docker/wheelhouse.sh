@@ -55,4 +55,5 @@ case "$FLAVOUR" in
       -d "$OUT" -r "$DIST/third-party.txt" 2> >(quiet)
     ;;
 esac
+python3 docker/strip_wheels.py "$OUT"
 echo "wheelhouse: $(find "$OUT" -name '*.whl' | wc -l) wheels for Python $PY_VERSION ($FLAVOUR) in $OUT"
