@@ -135,10 +135,26 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$moto_port/moto-api/" >/dev/n
   --entrypoint python "$SLIM" /tmp/check_image_python.py "http://127.0.0.1:$moto_port"
 kill "$MOTO_PID" 2>/dev/null || true
 
-step "plugin Dockerfile steps on the slim image: setuptools, pip uninstall of slimmed botocore"
-"$D" run --rm --network host --entrypoint bash "$SLIM" -c '
+step "plugin Dockerfile steps on the slim image, offline: pip install . / setup.py install, uninstalls"
+"$D" run --rm --network none --entrypoint bash "$SLIM" -c '
   set -e
   python -c "import setuptools, distutils.core"
+  # A plugin shaped like the public ones: its setup.py requires insightconnect-plugin-runtime.
+  mkdir -p /tmp/probe/probe_plugin && cd /tmp/probe && touch probe_plugin/__init__.py
+  printf "%s\n" "from setuptools import setup, find_packages" \
+    "setup(name=\"probe-rapid7-plugin\", version=\"1.0.0\", packages=find_packages()," \
+    "      install_requires=[\"insightconnect-plugin-runtime\"])" > setup.py
+  core_init=$(python -c "import insightconnect_plugin_runtime as m; print(m.__file__)")
+  core_sum=$(sha256sum "$core_init")
+  pip install -q --no-index --no-build-isolation . >/tmp/pip.log 2>&1 || { cat /tmp/pip.log >&2; exit 1; }
+  pip show -q probe-rapid7-plugin >/dev/null
+  python setup.py -q build >/dev/null 2>&1 && python setup.py -q install >/dev/null 2>&1
+  [ "$(sha256sum "$core_init")" = "$core_sum" ] || { echo "the runtime was replaced" >&2; exit 1; }
+  pip show insightconnect-plugin-runtime | grep "^Version: 6.6.1" >/dev/null
+  echo "  ok: pip install . and setup.py install of a plugin requiring insightconnect-plugin-runtime, offline; runtime untouched"
+  pip uninstall -q -y insightconnect-plugin-runtime
+  python -c "import insightconnect_plugin_runtime.server" && test -f "$core_init"
+  echo "  ok: pip uninstall insightconnect-plugin-runtime removes only the registration"
   site=$(python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")
   pip uninstall -q -y botocore
   left=$(find "$site/botocore" -type f 2>/dev/null | wc -l)

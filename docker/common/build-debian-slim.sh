@@ -22,6 +22,9 @@ if [ "$(python3 -c 'import sys; print(sys.prefix)')" != "/usr/local" ]; then
   [ -z "$installed" ] || dpkg --purge $installed >/dev/null
 fi
 python -m pip install --no-index --no-compile --find-links "$CONTEXT/wheelhouse" -r "$CONTEXT/wheelhouse/requirements.txt"
+# Plugins' setup.py require `insightconnect-plugin-runtime`: that name is registered as provided
+# here, so `pip install .` never fetches the reference over it (common/register_reference_name.py).
+python "$CONTEXT/common/register_reference_name.py"
 
 # 2. Smaller Python files, same behaviour: botocore data without docstring prose, gzip-compressed
 #    (docker/common/slim_botocore_data.py), and bytecode only for what the start paths import (docker/common/hot_bytecode.py).
