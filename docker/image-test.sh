@@ -66,19 +66,10 @@ else
   "$D" info >/dev/null || { tail -20 "$W/dockerd.log"; exit 1; }
 fi
 
-step "base image $BASE (debootstrap bookworm + python3, cached in $W)"
-if ! "$D" image inspect "$BASE" >/dev/null 2>&1; then
-  if [ ! -s "$W/base-bookworm.tar" ]; then
-    mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
-    rm -rf "$W/rootfs"
-    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$W/rootfs" \
-      "${mirror:-http://deb.debian.org/debian}" >"$W/debootstrap.log"
-    ln -sf python3 "$W/rootfs/usr/bin/python"
-    rm -rf "$W/rootfs"/var/cache/apt/archives/*.deb "$W/rootfs"/var/lib/apt/lists/*
-    tar -C "$W/rootfs" -c --numeric-owner -f "$W/base-bookworm.tar.part" . && mv "$W/base-bookworm.tar.part" "$W/base-bookworm.tar"
-    rm -rf "$W/rootfs"
-  fi
-  "$D" import --change 'CMD ["python3"]' "$W/base-bookworm.tar" "$BASE" >/dev/null
+step "base image $BASE (docker/stand-in-base.sh: debootstrap bookworm + python3, cached in $W)"
+read -r base_tar base_key < <(docker/stand-in-base.sh "$W")
+if [ "$("$D" image inspect --format '{{index .Config.Labels "icon.stand-in"}}' "$BASE" 2>/dev/null)" != "$base_key" ]; then
+  "$D" import --change 'CMD ["python3"]' --change "LABEL icon.stand-in=$base_key" "$base_tar" "$BASE" >/dev/null
 fi
 echo "ok"
 

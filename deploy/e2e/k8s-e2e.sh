@@ -16,7 +16,7 @@ export K8S_NETNS=${K8S_NETNS:-icon-k8s}
 OUT=$REPO/.work/k8s-e2e
 export K8S_WORK=${K8S_WORK:-/tmp/icon-k8s-e2e/cluster}
 export K8S_DOCKER_ROOT=${K8S_DOCKER_ROOT:-/tmp/icon-k8s-docker}
-BASE_CACHE=${ICON_DOCKER_WORK:-/tmp/icon-docker}/base-bookworm.tar
+BASE_CACHE_DIR=${ICON_DOCKER_WORK:-/tmp/icon-docker}   # the stand-in base tarball (docker/stand-in-base.sh)
 DOCKER="docker -H unix://$K8S_WORK/run/docker.sock"
 IMAGE=icon-runtime-example:slim
 export HELM_CACHE_HOME=$OUT/helm/cache HELM_CONFIG_HOME=$OUT/helm/config HELM_DATA_HOME=$OUT/helm/data
@@ -70,20 +70,9 @@ deploy/e2e/cluster.sh up "$BIN"
 phase cluster_up
 
 step "images: base, icon-runtime slim, sample plugin"
-if ! $DOCKER image inspect local/python-slim:bookworm >/dev/null 2>&1; then
-  if [ ! -s "$BASE_CACHE" ]; then
-    mkdir -p "$(dirname "$BASE_CACHE")"
-    mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
-    rootfs=$(dirname "$BASE_CACHE")/rootfs-k8s
-    rm -rf "$rootfs"
-    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$rootfs" \
-      "${mirror:-http://deb.debian.org/debian}" >"$OUT/debootstrap.log"
-    ln -sf python3 "$rootfs/usr/bin/python"
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-    tar -C "$rootfs" -c --numeric-owner -f "$BASE_CACHE.part" . && mv "$BASE_CACHE.part" "$BASE_CACHE"
-    rm -rf "$rootfs"
-  fi
-  $DOCKER import --change 'CMD ["python3"]' "$BASE_CACHE" local/python-slim:bookworm >/dev/null
+read -r base_tar base_key < <(docker/stand-in-base.sh "$BASE_CACHE_DIR")
+if [ "$($DOCKER image inspect --format '{{index .Config.Labels "icon.stand-in"}}' local/python-slim:bookworm 2>/dev/null)" != "$base_key" ]; then
+  $DOCKER import --change 'CMD ["python3"]' --change "LABEL icon.stand-in=$base_key" "$base_tar" local/python-slim:bookworm >/dev/null
 fi
 docker/wheelhouse.sh 3.11 slim
 DOCKER_BUILDKIT=1 nsenter --net="/run/netns/$K8S_NETNS" $DOCKER build -q --network host \
