@@ -10,7 +10,7 @@ sample ?= example
 SAMPLE_DIR := samples/$(sample)
 PORT ?= 10001
 
-.PHONY: help tools env test test-matrix lint fmt run-sample run-sample-oneshot bench compat build clean
+.PHONY: help tools env test test-matrix lint fmt run-sample run-sample-oneshot bench compat compat-images build clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,6 +52,9 @@ bench: env  ## import, one-shot, HTTP and tracing figures against the reference 
 
 compat: env  ## run public plugins' unit tests against our packages (needs ICP_MIRROR)
 	../shared/compat/run.sh ./packages/runtime-core,./packages/runtime-helpers,./packages/runtime-aws,./packages/runtime-tracing @open -v
+
+compat-images:  ## build public plugins' own Dockerfiles on the slim image and run them (needs ICP_MIRROR, make image-test first)
+	docker/public-plugin-images.sh
 
 build: $(HATCH)  ## build every distribution into dist/
 	$(HATCH) build --all
