@@ -36,9 +36,9 @@ step "Alpine: musllinux_1_2 wheels of every pinned dependency for CPython 3.13"
 docker/wheelhouse.sh 3.13 alpine
 rm -rf docker/wheelhouse
 
-step "tools: docker.io, debootstrap"
-if [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/bin/docker ] || ! command -v debootstrap >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io debootstrap >/dev/null
+step "tools: docker.io, debootstrap, binutils (strip, for docker/strip_wheels.py)"
+if [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/bin/docker ] || ! command -v debootstrap >/dev/null || ! command -v strip >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io debootstrap binutils >/dev/null
 fi
 
 step "dockerd (data root $W/docker)"
@@ -85,7 +85,7 @@ step "sample image: user, paths, OpenSSL setting"
 "$D" run --rm --network host --entrypoint /bin/sh "$SAMPLE" -c '
   set -e
   [ "$(id -u)" != 0 ] || { echo "runs as root" >&2; exit 1; }
-  for d in /python/src /workspace /workspace/cache /workspace/tmp /var/cache; do touch "$d/.w" && rm "$d/.w"; done
+  for d in /python/src /workspace /workspace/cache /workspace/tmp /var/cache; do touch "$d/.w"; rm "$d/.w"; done
   test -f /python/src/plugin.spec.yaml
   test -x /usr/local/bin/icon_example
   grep -q "^Groups = " "$OPENSSL_CONF"
@@ -122,6 +122,7 @@ moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1",
 "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$W/moto.log" 2>&1 &
 MOTO_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$moto_port/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$moto_port/moto-api/" >/dev/null || { echo "moto server did not start" >&2; tail -20 "$W/moto.log" >&2; exit 1; }
 "$D" run --rm --network host --user 1000:1000 -v "$REPO/docker/check_image_python.py:/tmp/check_image_python.py:ro" \
   --entrypoint python "$SLIM" /tmp/check_image_python.py "http://127.0.0.1:$moto_port"
 kill "$MOTO_PID" 2>/dev/null || true
@@ -131,7 +132,9 @@ step "plugin Dockerfile steps on the slim image, offline: pip install . / setup.
   set -e
   python -c "import setuptools, distutils.core"
   # A plugin shaped like the public ones: its setup.py requires insightconnect-plugin-runtime.
-  mkdir -p /tmp/probe/probe_plugin && cd /tmp/probe && touch probe_plugin/__init__.py
+  mkdir -p /tmp/probe/probe_plugin
+  cd /tmp/probe
+  touch probe_plugin/__init__.py
   printf "%s\n" "from setuptools import setup, find_packages" \
     "setup(name=\"probe-rapid7-plugin\", version=\"1.0.0\", packages=find_packages()," \
     "      install_requires=[\"insightconnect-plugin-runtime\"])" > setup.py
@@ -139,12 +142,14 @@ step "plugin Dockerfile steps on the slim image, offline: pip install . / setup.
   core_sum=$(sha256sum "$core_init")
   pip install -q --no-index --no-build-isolation . >/tmp/pip.log 2>&1 || { cat /tmp/pip.log >&2; exit 1; }
   pip show -q probe-rapid7-plugin >/dev/null
-  python setup.py -q build >/dev/null 2>&1 && python setup.py -q install >/dev/null 2>&1
+  python setup.py -q build >/tmp/setup.log 2>&1 || { cat /tmp/setup.log >&2; exit 1; }
+  python setup.py -q install >/tmp/setup.log 2>&1 || { cat /tmp/setup.log >&2; exit 1; }
   [ "$(sha256sum "$core_init")" = "$core_sum" ] || { echo "the runtime was replaced" >&2; exit 1; }
   pip show insightconnect-plugin-runtime | grep "^Version: 6.6.1" >/dev/null
   echo "  ok: pip install . and setup.py install of a plugin requiring insightconnect-plugin-runtime, offline; runtime untouched"
   pip uninstall -q -y insightconnect-plugin-runtime
-  python -c "import insightconnect_plugin_runtime.server" && test -f "$core_init"
+  python -c "import insightconnect_plugin_runtime.server"
+  test -f "$core_init"
   echo "  ok: pip uninstall insightconnect-plugin-runtime removes only the registration"
   site=$(python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")
   pip uninstall -q -y botocore

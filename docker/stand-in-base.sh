@@ -23,7 +23,8 @@ if [ ! -s "$TAR" ]; then
     || { tail -20 "$DIR/debootstrap.log" >&2; exit 1; }
   ln -sf python3 "$rootfs/usr/bin/python"
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  tar -C "$rootfs" -c --numeric-owner -f "$TAR.part" . && mv "$TAR.part" "$TAR"
+  tar -C "$rootfs" -c --numeric-owner -f "$TAR.part" . || { echo "stand-in-base: tar failed" >&2; exit 1; }
+  mv "$TAR.part" "$TAR"
   rm -rf "$rootfs"
 fi
 echo "$TAR $KEY"

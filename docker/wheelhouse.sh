@@ -55,5 +55,9 @@ case "$FLAVOUR" in
       -d "$OUT" -r "$DIST/third-party.txt" 2> >(quiet)
     ;;
 esac
+# setuptools, for images whose Python has none (3.12+): plugin Dockerfiles run `setup.py install`.
+python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$OUT" setuptools 2> >(quiet)
+setuptools_wheel=$(find "$OUT" -name 'setuptools-*.whl' | head -n 1)
+basename "$setuptools_wheel" | sed -E 's/^setuptools-([^-]+)-.*/setuptools==\1/' >"$OUT/setuptools.txt"
 python3 docker/strip_wheels.py "$OUT"
 echo "wheelhouse: $(find "$OUT" -name '*.whl' | wc -l) wheels for Python $PY_VERSION ($FLAVOUR) in $OUT"

@@ -16,12 +16,17 @@ export DEBIAN_FRONTEND=noninteractive PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR
 #    2to3).
 if [ "$(python3 -c 'import sys; print(sys.prefix)')" != "/usr/local" ]; then
   python3 -m venv /usr/local
-  installed=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 'python3*-venv' python3-pip-whl \
-    python3-setuptools-whl python3-distutils python3-lib2to3 2>/dev/null | awk '/^ii/ {print $2}')
+  # (dpkg-query exits 1 when a named package is unknown to the base, e.g. on newer Debian)
+  installed=$({ dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 'python3*-venv' python3-pip-whl \
+    python3-setuptools-whl python3-distutils python3-lib2to3 2>/dev/null || true; } | awk '/^ii/ {print $2}')
   # shellcheck disable=SC2086 # one word per package
   [ -z "$installed" ] || dpkg --purge $installed >/dev/null
 fi
 python -m pip install --no-index --no-compile --find-links "$CONTEXT/wheelhouse" -r "$CONTEXT/wheelhouse/requirements.txt"
+# setuptools for the plugin Dockerfiles that run `python setup.py build && python setup.py install`:
+# a venv on Python 3.11 has it, the official images of Python 3.12+ do not.
+python -c 'import setuptools' 2>/dev/null \
+  || python -m pip install --no-index --no-compile --find-links "$CONTEXT/wheelhouse" -r "$CONTEXT/wheelhouse/setuptools.txt"
 # Plugins' setup.py require `insightconnect-plugin-runtime`: that name is registered as provided
 # here, so `pip install .` never fetches the reference over it (common/register_reference_name.py).
 python "$CONTEXT/common/register_reference_name.py"
@@ -43,7 +48,8 @@ chmod 1777 /workspace /workspace/cache /workspace/tmp /var/cache /var/cache/lock
 #    translations. The official debian:*-slim images apply the same dpkg path excludes; a
 #    stand-in base made with debootstrap does not, so they are applied here to either. Beyond
 #    debian:*-slim: glibc's iconv tables for encodings other than Unicode and Western European.
-cat >/etc/dpkg/dpkg.cfg.d/icon-runtime-slim <<'EOF'
+stdlib=$(python -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+cat >/etc/dpkg/dpkg.cfg.d/icon-runtime-slim <<EOF
 # icon-runtime slim image: keep documentation, manual pages and translations out (as debian:*-slim)
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
@@ -61,8 +67,8 @@ path-include /usr/lib/*/gconv/UNICODE.so
 path-include /usr/lib/*/gconv/ISO8859-*.so
 path-include /usr/lib/*/gconv/CP125*.so
 # Python's help() topics and CPython's regression-test support
-path-exclude /usr/lib/python3*/pydoc_data/*
-path-exclude /usr/lib/python3*/test/*
+path-exclude $stdlib/pydoc_data/*
+path-exclude $stdlib/test/*
 EOF
 find /usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
 find /usr/share/doc -mindepth 1 -type d -empty -delete
@@ -72,11 +78,11 @@ find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf
 # unknown one fails as unsupported. The CJK and EBCDIC tables are 7 MB of the 8.
 find /usr/lib/*/gconv -name '*.so' ! -name 'UTF*' ! -name UNICODE.so ! -name 'ISO8859-*' ! -name 'CP125*' -delete
 # Nor does a container check file systems: e2fsprogs and the libraries only it uses.
-unused=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' e2fsprogs logsave libext2fs2 libss2 2>/dev/null | awk '/^ii/ {print $2}')
+unused=$({ dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' e2fsprogs logsave 'libext2fs2*' libss2 2>/dev/null || true; } \
+  | awk '/^ii/ {print $2}')
 # shellcheck disable=SC2086 # one word per package
 [ -z "$unused" ] || dpkg --purge --force-remove-essential $unused >/dev/null 2>&1 || dpkg --purge $unused >/dev/null
 # Python's help() topics and CPython's own regression-test support: read by nothing at run time.
-stdlib=$(python -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 rm -rf "$stdlib/pydoc_data" "$stdlib/test"
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
   /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \

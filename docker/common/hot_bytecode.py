@@ -84,7 +84,10 @@ def _warm_up() -> None:
     jsonschema.validate({"a": 1}, {"type": "object", "properties": {"a": {"type": "integer"}}})
     import boto3
 
-    boto3.session.Session(region_name="us-east-1").client("sts")
+    # Explicit keys: no credential lookup (which would try the instance metadata service).
+    boto3.session.Session(aws_access_key_id="build", aws_secret_access_key="build", region_name="us-east-1").client(
+        "sts"
+    )
     from insightconnect_plugin_runtime.api import endpoints  # noqa: F401 (the app's modules)
 
 
@@ -128,7 +131,7 @@ def prune_and_compile(roots: list[Path], hot: set[Path]) -> tuple[int, int]:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print(__doc__.strip().splitlines()[-3].strip(), file=sys.stderr)
+        print("usage: python hot_bytecode.py ROOT [ROOT ...]", file=sys.stderr)
         return 2
     roots = [Path(os.path.abspath(arg)) for arg in argv]
     for name in HOT_MODULES + PLUGIN_STDLIB_IMPORTS:

@@ -168,15 +168,17 @@ def test_only_hot_sources_keep_bytecode(tmp_path: Path) -> None:
     cold.write_text("Y = 2\n")
     outside = tmp_path.parent / f"{tmp_path.name}-outside.py"
     outside.write_text("Z = 3\n")
-    for source in (hot, cold):
+    for source in (hot, cold, outside):
         subprocess.run([sys.executable, "-m", "py_compile", str(source)], check=True)
     compiled, removed = hot_bytecode.prune_and_compile([tmp_path], {hot, outside})
     assert (compiled, removed) == (1, 2)
     assert Path(importlib.util.cache_from_source(str(hot))).is_file()
     assert not Path(importlib.util.cache_from_source(str(cold))).exists()
     assert not (cold.parent / "__pycache__").exists()  # emptied cache folders go too
-    assert not Path(importlib.util.cache_from_source(str(outside))).exists()  # outside the roots
+    outside_cache = Path(importlib.util.cache_from_source(str(outside)))
+    assert outside_cache.is_file()  # outside the roots: neither removed nor rewritten
     outside.unlink()
+    outside_cache.unlink()
 
 
 # --- stripped wheels --------------------------------------------------------------------------
