@@ -619,37 +619,50 @@ def make_request(
     caller closes the response, so the body can still be read.
     """
     session = requests.Session()
-    keep_open = False
     try:
-        try:
-            prepared = session.prepare_request(_request)
-            response = session.send(
-                prepared,
-                verify=verify,
-                timeout=timeout,
-                allow_redirects=allow_redirects,
-                cert=cert,
-                stream=stream or max_response_size is not None,
-            )
-            if max_response_size is not None:
-                _enforce_size_cap(response, max_response_size, stream)
-        except requests.exceptions.HTTPError:
-            raise
-        except requests.exceptions.RequestException as error:
-            raise _transport_exception(error) from error
+        response = _send_once(
+            session,
+            _request,
+            transport={"timeout": timeout, "verify": verify, "cert": cert, "allow_redirects": allow_redirects},
+            stream=stream,
+            max_response_size=max_response_size,
+        )
         response_handler(
             response,
             custom_configs=exception_custom_configs,
             data_location=exception_data_location,
             allowed_status_codes=allowed_status_codes,
         )
-        if stream and isinstance(response, requests.Response):
-            _close_session_with(response, session)
-            keep_open = True
+    except BaseException:
+        session.close()
+        raise
+    if stream and isinstance(response, requests.Response):
+        _close_session_with(response, session)  # the caller still reads the body
+    else:
+        session.close()
+    return response
+
+
+def _send_once(
+    session: requests.Session,
+    _request: requests.Request,
+    transport: dict[str, Any],
+    stream: bool,
+    max_response_size: int | None,
+) -> requests.Response:
+    """Send the request; a capped response is read lazily so the cap applies before the body is in
+    memory. Transport failures become plugin exceptions; an ``HTTPError`` raised by a hook passes."""
+    try:
+        response = session.send(
+            session.prepare_request(_request), stream=stream or max_response_size is not None, **transport
+        )
+        if max_response_size is not None:
+            _enforce_size_cap(response, max_response_size, stream)
         return response
-    finally:
-        if not keep_open:
-            session.close()
+    except requests.exceptions.HTTPError:
+        raise
+    except requests.exceptions.RequestException as error:
+        raise _transport_exception(error) from error
 
 
 def _close_session_with(response: requests.Response, session: requests.Session) -> None:

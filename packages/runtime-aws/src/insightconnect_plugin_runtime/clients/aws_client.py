@@ -65,6 +65,26 @@ AWS_CLIENT_ERRORS = (
     "InvalidClientTokenId NotAuthorized ServiceUnavailable OptInRequired"
 ).split()
 
+#: Statuses that fail a connection test unless the body shows the endpoint merely lacks the operation.
+_CONNECTION_TEST_FAILING_STATUSES = frozenset({401, 403, 404, 500, 503})
+
+
+def _connection_test_rejection(status: object, body: str) -> str | None:
+    """Why an answer to the connection test's bare GET fails the test, or None when it passes.
+
+    Endpoints answer a GET without an operation with some error; only an authentication or
+    availability status, or a body naming a known client error, means the connection is wrong.
+    """
+    if not isinstance(status, int) or 200 <= status < 300:
+        return None
+    if status in _CONNECTION_TEST_FAILING_STATUSES and "UnknownOperationException" not in body:
+        return f"The AWS service answered the connection test with HTTP {status}."
+    named = next((name for name in AWS_CLIENT_ERRORS if name in body), None)
+    if named is not None:
+        return f"The AWS service answered the connection test with HTTP {status} and the error {named}."
+    return None
+
+
 logger = logging.getLogger(__name__)
 
 _Preset = PluginException.Preset
@@ -673,25 +693,14 @@ class AWSAction(Action):
             raise ConnectionTestException(preset=ConnectionTestException.Preset.TIMEOUT, data=error)
         except requests.exceptions.RequestException as error:
             raise ConnectionTestException(preset=ConnectionTestException.Preset.CONNECTION_ERROR, data=error)
-        status = response.status_code
-        if isinstance(status, int) and not 200 <= status < 300:
-            body = response.text
-            if status in (401, 403, 404, 500, 503) and "UnknownOperationException" not in body:
-                raise ConnectionTestException(
-                    cause=f"The AWS service answered the connection test with HTTP {status}.",
-                    assistance="Check the response below, the connection's region and its access keys.",
-                    data=body,
-                )
-            for error_name in AWS_CLIENT_ERRORS:
-                if error_name in body:
-                    raise ConnectionTestException(
-                        cause=(
-                            f"The AWS service answered the connection test with HTTP "
-                            f"{status} and the error {error_name}."
-                        ),
-                        assistance="Check the response below, the connection's region and its access keys.",
-                        data=body,
-                    )
+        body = response.text
+        reason = _connection_test_rejection(response.status_code, body)
+        if reason is not None:
+            raise ConnectionTestException(
+                cause=reason,
+                assistance="Check the response below, the connection's region and its access keys.",
+                data=body,
+            )
         return self._helper().format_output(self._output_schema(), {})
 
     # -- assume role --------------------------------------------------------------------------------
