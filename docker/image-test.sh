@@ -36,7 +36,7 @@ step "Alpine: musllinux_1_2 wheels of every pinned dependency for CPython 3.13"
 docker/wheelhouse.sh 3.13 alpine
 rm -rf docker/wheelhouse
 
-step "tools: docker.io, debootstrap, binutils (strip, for docker/strip_wheels.py)"
+step "tools: docker.io, debootstrap, binutils (strip, for docker/common/strip_wheels.py)"
 if [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/bin/docker ] || ! command -v debootstrap >/dev/null || ! command -v strip >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io debootstrap binutils >/dev/null
 fi
@@ -67,10 +67,7 @@ else
 fi
 
 step "base image $BASE (docker/stand-in-base.sh: debootstrap bookworm + python3, cached in $W)"
-read -r base_tar base_key < <(docker/stand-in-base.sh "$W")
-if [ "$("$D" image inspect --format '{{index .Config.Labels "icon.stand-in"}}' "$BASE" 2>/dev/null)" != "$base_key" ]; then
-  "$D" import --change 'CMD ["python3"]' --change "LABEL icon.stand-in=$base_key" "$base_tar" "$BASE" >/dev/null
-fi
+DOCKER=$D docker/stand-in-base.sh "$W" "$BASE"
 echo "ok"
 
 step "slim image $SLIM (wheelhouse for the base's Python 3.11)"

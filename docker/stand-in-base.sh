@@ -3,12 +3,12 @@
 # k8s-e2e): Debian bookworm made with debootstrap (minbase), with what the official python slim
 # images add to Debian (ca-certificates, netbase for /etc/services and /etc/protocols, tzdata) and
 # Debian's python3 + python3-venv (Python 3.11). The root filesystem is cached as a tarball whose
-# name carries a key of this recipe, so changing the recipe builds a new one (~3 minutes).
-#   docker/stand-in-base.sh <cache dir>      prints "<tarball> <key>"
-# Callers import the tarball with `docker import --change "LABEL icon.stand-in=<key>"` and compare
-# that label to decide whether an existing image is current.
+# name carries a key of this recipe, so changing the recipe builds a new one (~3 minutes), and the
+# image is imported again only when its label names another key.
+#   DOCKER="<docker command>" docker/stand-in-base.sh <cache dir> <image tag>
 set -euo pipefail
 DIR=${1:?cache dir}
+IMAGE=${2:?image tag}
 SUITE=bookworm
 PACKAGES=python3,python3-venv,ca-certificates,netbase,tzdata
 KEY=$(printf '%s' "$SUITE minbase $PACKAGES python-link" | sha256sum | cut -c1-12)
@@ -27,4 +27,9 @@ if [ ! -s "$TAR" ]; then
   mv "$TAR.part" "$TAR"
   rm -rf "$rootfs"
 fi
-echo "$TAR $KEY"
+DOCKER=${DOCKER:-docker}
+# shellcheck disable=SC2086 # DOCKER may carry options (-H unix://...)
+if [ "$($DOCKER image inspect --format '{{index .Config.Labels "icon.stand-in"}}' "$IMAGE" 2>/dev/null)" != "$KEY" ]; then
+  # shellcheck disable=SC2086
+  $DOCKER import --change 'CMD ["python3"]' --change "LABEL icon.stand-in=$KEY" "$TAR" "$IMAGE" >/dev/null
+fi

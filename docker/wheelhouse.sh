@@ -59,5 +59,5 @@ esac
 python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$OUT" setuptools 2> >(quiet)
 setuptools_wheel=$(find "$OUT" -name 'setuptools-*.whl' | head -n 1)
 basename "$setuptools_wheel" | sed -E 's/^setuptools-([^-]+)-.*/setuptools==\1/' >"$OUT/setuptools.txt"
-python3 docker/strip_wheels.py "$OUT"
+python3 docker/common/strip_wheels.py "$OUT"
 echo "wheelhouse: $(find "$OUT" -name '*.whl' | wc -l) wheels for Python $PY_VERSION ($FLAVOUR) in $OUT"

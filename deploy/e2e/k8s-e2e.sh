@@ -70,10 +70,7 @@ deploy/e2e/cluster.sh up "$BIN"
 phase cluster_up
 
 step "images: base, icon-runtime slim, sample plugin"
-read -r base_tar base_key < <(docker/stand-in-base.sh "$BASE_CACHE_DIR")
-if [ "$($DOCKER image inspect --format '{{index .Config.Labels "icon.stand-in"}}' local/python-slim:bookworm 2>/dev/null)" != "$base_key" ]; then
-  $DOCKER import --change 'CMD ["python3"]' --change "LABEL icon.stand-in=$base_key" "$base_tar" local/python-slim:bookworm >/dev/null
-fi
+DOCKER="$DOCKER" docker/stand-in-base.sh "$BASE_CACHE_DIR" local/python-slim:bookworm
 docker/wheelhouse.sh 3.11 slim
 DOCKER_BUILDKIT=1 nsenter --net="/run/netns/$K8S_NETNS" $DOCKER build -q --network host \
   --build-arg BASE_IMAGE=local/python-slim:bookworm -f docker/python-3-slim/Dockerfile -t icon-runtime:python-3-slim docker >/dev/null

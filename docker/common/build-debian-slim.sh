@@ -23,6 +23,7 @@ if [ "$(python3 -c 'import sys; print(sys.prefix)')" != "/usr/local" ]; then
   [ -z "$installed" ] || dpkg --purge $installed >/dev/null
 fi
 python -m pip install --no-index --no-compile --find-links "$CONTEXT/wheelhouse" -r "$CONTEXT/wheelhouse/requirements.txt"
+read -r purelib stdlib < <(python -c 'import sysconfig; p = sysconfig.get_paths(); print(p["purelib"], p["stdlib"])')
 # setuptools for the plugin Dockerfiles that run `python setup.py build && python setup.py install`:
 # a venv on Python 3.11 has it, the official images of Python 3.12+ do not.
 python -c 'import setuptools' 2>/dev/null \
@@ -34,7 +35,7 @@ python "$CONTEXT/common/register_reference_name.py"
 # 2. Smaller Python files, same behaviour: botocore data without docstring prose, gzip-compressed
 #    (docker/common/slim_botocore_data.py), and bytecode only for what the start paths import (docker/common/hot_bytecode.py).
 python "$CONTEXT/common/slim_botocore_data.py"
-python "$CONTEXT/common/hot_bytecode.py" $(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"], sysconfig.get_paths()["stdlib"])')
+python "$CONTEXT/common/hot_bytecode.py" "$purelib" "$stdlib"
 
 # 3. The runtime's user and container layout (docker/README.md, "Container layout").
 groupadd --gid 1000 icon
@@ -48,7 +49,6 @@ chmod 1777 /workspace /workspace/cache /workspace/tmp /var/cache /var/cache/lock
 #    translations. The official debian:*-slim images apply the same dpkg path excludes; a
 #    stand-in base made with debootstrap does not, so they are applied here to either. Beyond
 #    debian:*-slim: glibc's iconv tables for encodings other than Unicode and Western European.
-stdlib=$(python -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 cat >/etc/dpkg/dpkg.cfg.d/icon-runtime-slim <<EOF
 # icon-runtime slim image: keep documentation, manual pages and translations out (as debian:*-slim)
 path-exclude /usr/share/doc/*

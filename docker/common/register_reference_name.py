@@ -18,22 +18,16 @@ gets it, as it asked.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import sys
 import sysconfig
 from importlib.metadata import version
 from pathlib import Path
 
+import wheel_record
+
 #: The reference release whose behaviour the runtime implements (docs: runtime-contract.md).
 REFERENCE_VERSION = "6.6.1"
 NAME = "insightconnect-plugin-runtime"
-
-
-def _record_line(path: Path, root: Path) -> str:
-    data = path.read_bytes()
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path.relative_to(root).as_posix()},sha256={digest},{len(data)}"
 
 
 def register(site_packages: Path) -> Path:
@@ -50,10 +44,12 @@ def register(site_packages: Path) -> Path:
         encoding="utf-8",
     )
     (dist_info / "INSTALLER").write_text("icon-runtime image\n", encoding="utf-8")
-    files = [dist_info / "METADATA", dist_info / "INSTALLER"]
-    lines = [_record_line(path, site_packages) for path in files]
-    lines.append(f"{(dist_info / 'RECORD').relative_to(site_packages).as_posix()},,")
-    (dist_info / "RECORD").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = [
+        wheel_record.entry(f"{dist_info.name}/{name}", (dist_info / name).read_bytes())
+        for name in ("METADATA", "INSTALLER")
+    ]
+    rows.append([f"{dist_info.name}/RECORD", "", ""])
+    (dist_info / "RECORD").write_text(wheel_record.render(rows), encoding="utf-8")
     return dist_info
 
 

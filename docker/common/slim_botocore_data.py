@@ -20,23 +20,16 @@ wants the documentation back reinstalls botocore (``pip install --force-reinstal
 
 from __future__ import annotations
 
-import base64
-import csv
 import gzip
-import hashlib
-import io
 import json
 import sys
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
+import wheel_record
+
 #: Keys whose string values are prose for docstrings and nothing else.
 DOCUMENTATION_KEYS = ("documentation", "documentationUrl")
-
-
-def _record_hash(data: bytes) -> str:
-    digest = hashlib.sha256(data).digest()
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _drop_prose(definition: object) -> None:
@@ -76,7 +69,7 @@ def _slimmed(name: str, raw: bytes) -> tuple[str, bytes] | None:
 
 def slim(site_packages: Path, record_path: Path) -> tuple[int, int, int]:
     """Rewrite botocore's data files listed in RECORD; return (files, bytes before, bytes after)."""
-    rows = list(csv.reader(io.StringIO(record_path.read_text(encoding="utf-8"))))
+    rows = wheel_record.parse(record_path.read_text(encoding="utf-8"))
     files = before = after = 0
     for row in rows:
         name = row[0]
@@ -94,13 +87,11 @@ def slim(site_packages: Path, record_path: Path) -> tuple[int, int, int]:
                 raise SystemExit(f"slim_botocore_data: {target} already exists beside {source}")
             source.unlink()
         target.write_bytes(content)
-        row[:] = [new_name, _record_hash(content), str(len(content))]
+        row[:] = wheel_record.entry(new_name, content)
         files += 1
         before += len(raw)
         after += len(content)
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    record_path.write_text(out.getvalue(), encoding="utf-8")
+    record_path.write_text(wheel_record.render(rows), encoding="utf-8")
     return files, before, after
 
 

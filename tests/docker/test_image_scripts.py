@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
+sys.path.insert(0, str(DOCKER / "common"))  # as when a script runs from that folder (wheel_record)
 
 
 def _load(path: Path):
@@ -37,7 +38,7 @@ def _load(path: Path):
 slim_botocore_data = _load(DOCKER / "common" / "slim_botocore_data.py")
 register_reference_name = _load(DOCKER / "common" / "register_reference_name.py")
 hot_bytecode = _load(DOCKER / "common" / "hot_bytecode.py")
-strip_wheels = _load(DOCKER / "strip_wheels.py")
+strip_wheels = _load(DOCKER / "common" / "strip_wheels.py")
 
 
 def _sha(data: bytes) -> str:

@@ -11,10 +11,6 @@ pip installs it as usual.
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import shutil
 import subprocess
 import sys
@@ -22,10 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-
-def _record_hash(data: bytes) -> str:
-    digest = hashlib.sha256(data).digest()
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+import wheel_record
 
 
 def strip_wheel(wheel: Path, strip: str) -> tuple[int, int]:
@@ -47,13 +40,11 @@ def strip_wheel(wheel: Path, strip: str) -> tuple[int, int]:
             after += len(stripped)
             contents[member.filename] = stripped
     record_name = next(m.filename for m in members if m.filename.endswith(".dist-info/RECORD"))
-    rows = list(csv.reader(io.StringIO(contents[record_name].decode())))
+    rows = wheel_record.parse(contents[record_name].decode())
     for row in rows:
-        if row and row[0] in contents and row[0] != record_name:
-            row[1:3] = [_record_hash(contents[row[0]]), str(len(contents[row[0]]))]
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    contents[record_name] = out.getvalue().encode()
+        if row[0] in contents and row[0] != record_name:
+            row[:] = wheel_record.entry(row[0], contents[row[0]])
+    contents[record_name] = wheel_record.render(rows).encode()
     rewritten = wheel.with_suffix(".tmp")
     with zipfile.ZipFile(rewritten, "w", zipfile.ZIP_DEFLATED) as target:
         for member in members:
