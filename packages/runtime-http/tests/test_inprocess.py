@@ -115,3 +115,42 @@ def test_fast_path_steps_aside_for_foreign_flask_hooks(monkeypatch: pytest.Monke
 
     assert server.app.test_client().post("/api/v1/actions/say_hello", json=message("say_hello")).status_code == 200
     assert seen == ["hooked"]
+
+
+def test_config_options_follow_a_later_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin test reading server.config_options after the config service answered again."""
+    from icon_http_testkit import message
+
+    from insightconnect_plugin_runtime import server
+
+    answers = [{"*": {"page_size": 1}}, {"*": {"page_size": 2}}]
+
+    class Answer:
+        status_code = 200
+
+        def raise_for_status(self) -> None:
+            return None
+
+        def json(self) -> dict[str, Any]:
+            return {"plugins": {"example": answers[0]}}
+
+    monkeypatch.setattr(server, "is_running_in_cloud", lambda: True)
+    monkeypatch.setattr(server, "request_get", lambda url, **kw: Answer())
+    monkeypatch.setenv("CPS_ENDPOINT", "http://127.0.0.1:9/config")
+    built = PluginServer(_sample_plugin())
+    assert built.config_options == {"*": {"page_size": 1}}
+    client = built.app.test_client()
+    headers = {"X-IPIMS-ORGID": "org-1", "X-INTEGRATION-ID": "int-1"}
+
+    def task_output() -> list[Any]:
+        reply = client.post("/api/v1/tasks/monitor_events", json=message("monitor_events"), headers=headers)
+        return reply.get_json()["body"]["output"]
+
+    assert len(task_output()) == 1
+    answers.pop(0)
+    assert built.config_store.fetch()  # what the background refresh does
+    assert built.config_options == {"*": {"page_size": 2}}
+    assert len(task_output()) == 2  # the view and the tasks agree
+    built.config_options = {"*": {"page_size": 3}}  # assignment, as the reference's attribute allows
+    assert built.config_store.options == {"*": {"page_size": 3}}
+    assert len(task_output()) == 3
