@@ -154,3 +154,27 @@ def test_config_options_follow_a_later_fetch(monkeypatch: pytest.MonkeyPatch) ->
     built.config_options = {"*": {"page_size": 3}}  # assignment, as the reference's attribute allows
     assert built.config_store.options == {"*": {"page_size": 3}}
     assert len(task_output()) == 3
+
+
+@pytest.mark.parametrize("fast", ["true", "false"])
+def test_shutdown_refuses_new_work_even_with_track_work_off(monkeypatch: pytest.MonkeyPatch, fast: str) -> None:
+    """The reference accepts new work after a shutdown request when TRACK_WORK is off; we refuse it."""
+    from icon_http_testkit import message
+
+    monkeypatch.delenv("PLUGIN_RUNTIME_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("TRACK_WORK", "false")
+    monkeypatch.setenv("ICON_RUNTIME_FAST_PATH", fast)
+    client = PluginServer(_sample_plugin()).app.test_client()
+    assert client.post("/api/v1/actions/say_hello", json=message("say_hello")).status_code == 200
+    assert client.get("/api/v1/admin/status").status_code == 404  # TRACK_WORK off: no status route
+    assert client.post("/api/v1/admin/shutdown").status_code == 200
+    for path, name in (
+        ("/api/v1/actions/say_hello", "say_hello"),
+        ("/actions/say_hello", "say_hello"),
+        ("/api/v1/tasks/monitor_events", "monitor_events"),
+        ("/api/v1/connection/test", "connection_test"),
+    ):
+        reply = client.post(path, json=message(name))
+        assert reply.status_code == 503, path
+        assert reply.get_json()["body"]["status"] == "error"
+    assert client.get("/api/v1/health/ready").status_code == 503
