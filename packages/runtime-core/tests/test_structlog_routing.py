@@ -125,3 +125,42 @@ def test_a_plugins_own_structlog_configuration_is_left_alone():
     assert result["code"] == 0
     assert result["captured"] == [{"k": 1, "event": "mine", "log_level": "info"}]
     assert "mine" not in result["log"]
+
+
+def test_import_hook_survives_find_spec_and_leaves_after_the_import():
+    out = _run_in_process(
+        """
+        import importlib.util, json, sys
+        from insightconnect_plugin_runtime._logging import configure_console
+        from insightconnect_plugin_runtime._structlog_routing import PluginLoggerFactory, _ConfigureOnImport
+
+        configure_console(json_lines=False)
+        hooked = any(isinstance(f, _ConfigureOnImport) for f in sys.meta_path)
+        assert importlib.util.find_spec("structlog") is not None  # a look-up, not an import
+        assert "structlog" not in sys.modules
+        import structlog
+
+        print(json.dumps({
+            "hooked_before": hooked,
+            "hooked_after": any(isinstance(f, _ConfigureOnImport) for f in sys.meta_path),
+            "ours": isinstance(structlog.get_config()["logger_factory"], PluginLoggerFactory),
+            "resources": structlog.__spec__.loader.get_resource_reader("structlog") is not None,
+        }))
+        """
+    )
+    assert json.loads(out["stdout"]) == {"hooked_before": True, "hooked_after": False, "ours": True, "resources": True}
+
+
+def test_exception_through_structlog_keeps_the_traceback_on_the_console_only():
+    out = _run_in_process(
+        "import structlog\n"
+        + textwrap.dedent(PLUGIN).replace(
+            "LOG_DIRECTLY()",
+            'exec("try:\\n    1 / 0\\nexcept ZeroDivisionError:\\n'
+            '    structlog.get_logger(\\"calc\\").exception(\\"Division failed\\", key=1)")',
+        )
+        + "print(json.dumps({'code': code, 'log': reply['body']['log']}))\n"
+    )
+    result = json.loads(out["stdout"])
+    assert result["log"].endswith("Division failed key=1\n")  # no traceback in the reply
+    assert "ERROR    Division failed key=1" in out["stderr"] and "ZeroDivisionError" in out["stderr"]

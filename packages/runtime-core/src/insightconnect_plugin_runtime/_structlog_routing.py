@@ -88,16 +88,20 @@ def _configure(structlog: ModuleType) -> None:
         )
 
 
+def _remove_import_hook() -> None:
+    with _lock:
+        sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _ConfigureOnImport)]
+
+
 class _ConfigureOnImport(importlib.abc.MetaPathFinder):
     """Finds ``structlog`` through the other finders and configures it once its module has run."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != "structlog":
             return None
-        with _lock:
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)  # one shot: later imports do not come here
-        for finder in sys.meta_path:
+        for finder in list(sys.meta_path):
+            if finder is self:
+                continue
             find_spec = getattr(finder, "find_spec", None)
             spec = find_spec(fullname, path, target) if find_spec is not None else None
             if spec is not None:
@@ -119,6 +123,7 @@ class _ConfiguringLoader(importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
         _configure(module)
+        _remove_import_hook()  # only now: a mere find_spec("structlog") must not use it up
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._loader, name)
