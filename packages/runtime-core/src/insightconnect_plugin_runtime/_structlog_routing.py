@@ -15,7 +15,6 @@ plugin made itself (``structlog.configure`` before the runtime's) is left alone.
 
 from __future__ import annotations
 
-import importlib.abc
 import logging
 import sys
 import threading
@@ -93,8 +92,10 @@ def _remove_import_hook() -> None:
         sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _ConfigureOnImport)]
 
 
-class _ConfigureOnImport(importlib.abc.MetaPathFinder):
-    """Finds ``structlog`` through the other finders and configures it once its module has run."""
+class _ConfigureOnImport:
+    """A ``sys.meta_path`` finder: finds ``structlog`` through the other finders and configures it
+    once its module has run. (Duck-typed, as the import system allows: ``importlib.abc`` costs an
+    import on the one-shot path.)"""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != "structlog":
@@ -111,7 +112,7 @@ class _ConfigureOnImport(importlib.abc.MetaPathFinder):
         return None
 
 
-class _ConfiguringLoader(importlib.abc.Loader):
+class _ConfiguringLoader:
     """Delegates to structlog's own loader, then configures the freshly executed module."""
 
     def __init__(self, loader: Any) -> None:
