@@ -4,8 +4,12 @@ Installs the chart into the live 1.20 cluster and asserts: pods become ready; a 
 during a rolling restart succeeds and no request fails; a pod told to shut down (admin shutdown, pod
 deletion) leaves the Service's endpoints before its server stops; load scales the Deployment out and
 back in with no failed request; a trigger killed mid-run (SIGKILL, then pod deletion) resumes from the
-checkpoint on its PersistentVolume with no event lost or duplicated. Every wait is bounded. Prints the
-figures and writes them as JSON.
+checkpoint on its PersistentVolume with no event lost or duplicated; silent TCP connections held to the
+metrics adapter all through autoscaling do not stop the HPA reading its metrics; admin calls from a pod of
+another namespace are refused (admin on: no or a wrong token; after `helm upgrade` to the chart's default,
+admin off), saying whether the network policy or the runtime's status refused them; the upgrade keeps
+the adapter's CA and certificate and restarts neither the adapter nor the trigger. Every wait is bounded.
+Prints the figures and writes them as JSON.
 """
 
 from __future__ import annotations
@@ -599,10 +603,15 @@ def admin_from_another_pod(c: Cluster, label: str) -> dict[str, object]:
         },
     }
     c.kubectl("create", "namespace", "intruder", check_rc=False)
-    subprocess.run(
-        [a.kubectl, "apply", "-f", "-"], input=json.dumps(pod), text=True, env=c.env, check=True,
-        capture_output=True, timeout=60,
-    )  # fmt: skip
+
+    def create() -> bool:  # refused until the namespace's default service account exists
+        out = subprocess.run(
+            [a.kubectl, "apply", "-f", "-"], input=json.dumps(pod), text=True, env=c.env, capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+        return out.returncode == 0
+
+    wait_until(create, 60, f"pod intruder/{name} created", interval=1)
     phase = wait_until(
         lambda: (
             json.loads(c.kubectl("-n", "intruder", "get", "pod", name, "-o", "json"))["status"].get("phase")
