@@ -646,9 +646,13 @@ def _all_refused(result: dict, statuses: set[str]) -> bool:
 
 
 def _how(result: dict) -> str:
-    parts = [f"HTTP {code} x{n}" for code, n in sorted(result["by_status"].items())]
+    """Which layer refused the calls: the runtime (its status) or the network policy (no connection)."""
+    parts = [
+        f"{'the runtime: HTTP' if int(code) >= 400 else 'nothing, ACCEPTED with HTTP'} {code} x{n}"
+        for code, n in sorted(result["by_status"].items())
+    ]
     if result["by_network"]:
-        parts.append(f"network policy (connection failed) x{result['by_network']}")
+        parts.append(f"no connection (the network policy, where the CNI enforces it) x{result['by_network']}")
     return ", ".join(parts) or "no call made"
 
 
@@ -659,7 +663,7 @@ def admin_refused_and_upgrade(c: Cluster, values: Path) -> None:
     FIGURES["admin_from_other_namespace_admin_on"] = on
     check(
         _all_refused(on, {"401"}),
-        f"admin on, token required: {on['calls']} calls without or with a wrong token refused by {_how(on)}",
+        f"admin on, token required: {on['calls']} calls without or with a wrong token; refused by {_how(on)}",
     )
     cert_before, ca_before = served_certificate(c)
     adapter_uid = c.get("pods", "-l", "app.kubernetes.io/component=metrics-adapter")["items"][0]["metadata"]["uid"]
@@ -697,7 +701,7 @@ def admin_refused_and_upgrade(c: Cluster, values: Path) -> None:
     FIGURES["admin_from_other_namespace_admin_off"] = off
     check(
         _all_refused(off, {"404"}),
-        f"admin off (chart default): {off['calls']} calls from another namespace refused by {_how(off)}",
+        f"admin off (chart default): {off['calls']} calls from another namespace; refused by {_how(off)}",
     )
 
 
