@@ -4,7 +4,7 @@ The Flask app is built in the master before the fork (like the reference), so ev
 the parsed spec, the compiled schemas and the OpenAPI document copy-on-write. The arbiter subclass
 publishes its own worker table into the shared state (no ``ps`` pipeline) and raises the shutdown
 flag as soon as SIGTERM/SIGINT arrives, so a request that still reaches a worker while it drains
-gets a 503 instead of starting new work.
+gets a 503 instead of starting new work, and ignores a SIGTTIN that would pass the worker ceiling.
 """
 
 from __future__ import annotations
@@ -41,6 +41,16 @@ class PluginArbiter(Arbiter):
     def reap_workers(self) -> None:
         super().reap_workers()
         self._publish()
+
+    def handle_ttin(self) -> None:
+        ceiling = self.state.max_workers if self.state is not None else 0
+        if ceiling and self.num_workers >= ceiling:
+            log.warning(
+                "Not adding a worker: %d run, the ceiling (ICON_RUNTIME_MAX_WORKERS) is %d", self.num_workers, ceiling
+            )
+            self._publish()
+            return
+        super().handle_ttin()
 
     def handle_term(self) -> None:
         if self.state is not None:

@@ -9,6 +9,10 @@ round-trip to the master, and the worker count comes from the arbiter's own tabl
 In-flight work is counted per worker slot, not in one shared counter: a worker killed with
 ``kill -9`` in the middle of a request would otherwise leave the counter too high forever. The
 master clears the slot of every worker it reaps.
+
+The worker ceiling (``max_workers``) is enforced twice: ``plan_worker_change`` reserves a change
+under the cross-process lock, so concurrent ``/workers/add`` calls cannot both pass the check, and
+the arbiter itself ignores a SIGTTIN past the ceiling, whoever sent it.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ MAX_WORKER_SLOTS = 256
 class SharedState:
     """Counters shared by the master and every worker (fork inherits the mapping)."""
 
-    def __init__(self, slots: int = MAX_WORKER_SLOTS) -> None:
+    def __init__(self, slots: int = MAX_WORKER_SLOTS, max_workers: int = 0) -> None:
         self._shutdown = RawValue(ctypes.c_int, 0)
         self._live_workers = RawValue(ctypes.c_int, 0)
         self._target_workers = RawValue(ctypes.c_int, 0)
+        self._planned_workers = RawValue(ctypes.c_int, 0)
+        #: Most workers the arbiter may run (0: no ceiling); set before the fork, read-only after.
+        self.max_workers = max_workers
         self._pids = RawArray(ctypes.c_int, slots)
         self._active = RawArray(ctypes.c_int, slots)
         self._slot_lock = get_context("fork").Lock()
@@ -56,6 +63,17 @@ class SharedState:
     def set_workers(self, live: int, target: int) -> None:
         self._live_workers.value = live
         self._target_workers.value = target
+        self._planned_workers.value = target
+
+    def plan_worker_change(self, delta: int, lowest: int, highest: int) -> int | None:
+        """Reserve a change of the worker count by ``delta``; the new count, or None if it would
+        leave ``lowest..highest``. The master's next publication replaces the plan with its count."""
+        with self._slot_lock:
+            wanted = (self._planned_workers.value or self._target_workers.value) + delta
+            if not lowest <= wanted <= highest:
+                return None
+            self._planned_workers.value = wanted
+            return wanted
 
     @property
     def live_workers(self) -> int:
