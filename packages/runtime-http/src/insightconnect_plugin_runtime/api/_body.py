@@ -16,6 +16,9 @@ from typing import Any
 
 from ._limits import LimitExceeded, RequestLimits, check_json_cost, too_deep
 
+#: Size of one read from the request stream.
+READ_CHUNK_BYTES = 1024 * 1024
+
 
 class BodyError(Exception):
     """The request body cannot be a message; ``status`` is the HTTP status to answer with."""
@@ -37,32 +40,35 @@ class BodyReader:
         """Read, check and parse one message; the raw bytes are let go before the parse."""
         return self.parse(self.text(self.read(stream, content_length)))
 
+    @property
+    def too_large_message(self) -> str:
+        return f"The request body is larger than the limit of {self.max_bytes} bytes."
+
     def check_length(self, content_length: int | None) -> None:
         if content_length is not None and content_length > self.max_bytes:
-            raise BodyError(413, f"The request body is larger than the limit of {self.max_bytes} bytes.")
+            raise BodyError(413, self.too_large_message)
 
-    def read(self, stream: Any, content_length: int | None) -> bytes:
-        """Read at most the limit (+1 byte to notice a longer chunked body)."""
+    def read(self, stream: Any, content_length: int | None) -> bytearray:
+        """Read at most the limit (+1 byte to notice a longer chunked body).
+
+        The body is read in chunks into one ``bytearray``: a single large ``read`` makes the server's
+        stream buffer the whole body and then copy it, twice the memory at the peak.
+        """
         self.check_length(content_length)
         limit = self.max_bytes + 1
         # Stop at the declared length when there is one; a chunked body is read up to the limit.
         wanted = min(limit, content_length) if content_length is not None else limit
-        data = stream.read(wanted)
-        if data and len(data) < wanted:  # a single read may stop at a chunk or buffer boundary
-            parts = [data]
-            size = len(data)
-            while size < wanted:
-                more = stream.read(wanted - size)
-                if not more:
-                    break
-                parts.append(more)
-                size += len(more)
-            data = b"".join(parts)
+        data = bytearray()
+        while len(data) < wanted:
+            chunk = stream.read(min(READ_CHUNK_BYTES, wanted - len(data)))
+            if not chunk:
+                break
+            data += chunk
         if len(data) > self.max_bytes:
-            raise BodyError(413, f"The request body is larger than the limit of {self.max_bytes} bytes.")
-        return bytes(data)
+            raise BodyError(413, self.too_large_message)
+        return data
 
-    def text(self, data: bytes) -> str:
+    def text(self, data: bytes | bytearray) -> str:
         """The body as text, checked against the depth and count limits before anything is parsed."""
         if not data or data.isspace():  # isspace, not strip: no copy of a large body
             raise BodyError(400, "The request body is empty: send one JSON message.")
@@ -84,6 +90,6 @@ class BodyReader:
         except ValueError as error:
             raise BodyError(400, f"The request body is not valid JSON: {error}") from None
 
-    def decode(self, data: bytes) -> Any:
+    def decode(self, data: bytes | bytearray) -> Any:
         """Text check and parse of bytes already read (kept for callers that read themselves)."""
         return self.parse(self.text(data))

@@ -290,7 +290,8 @@ class Endpoints:
         except BodyError as error:
             return self._refuse(error.status, reply_type, str(error), None)
         except HTTPException as error:  # the stream itself enforced MAX_CONTENT_LENGTH
-            return self._refuse(error.code or 400, reply_type, error.description or error.name, None)
+            text = self.reader.too_large_message if error.code == 413 else (error.description or error.name)
+            return self._refuse(error.code or 400, reply_type, text, None)
         problem = self._route_problem(kind, name, message_type, message)
         if problem is not None:
             return self._refuse(400, reply_type, problem, message)
