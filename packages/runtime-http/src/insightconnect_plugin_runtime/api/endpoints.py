@@ -503,19 +503,19 @@ class Endpoints:
         if self.state.master_pid is None:
             return error_response(400, "Workers can only be added when the plugin runs under gunicorn.")
         ceiling = self.settings.max_workers
-        wanted = self.state.plan_worker_change(+1, 1, ceiling)  # reserved before signalling: no race
+        wanted = self.state.request_workers(+1, 1, ceiling)
         if wanted is None:
             return error_response(409, WORKER_CEILING_MESSAGE.format(ceiling=ceiling))
-        self._signal_master(signal.SIGTTIN)
+        self._signal_master(signal.SIGCHLD)  # only wakes the master: it then follows the wanted count
         return json_response({"num_workers": wanted})
 
     def workers_remove(self) -> Response:
         if self.state.master_pid is None:
             return error_response(400, "Workers can only be removed when the plugin runs under gunicorn.")
-        wanted = self.state.plan_worker_change(-1, 1, max(self.settings.max_workers, self.state.target_workers))
+        wanted = self.state.request_workers(-1, 1, max(self.settings.max_workers, self.state.target_workers))
         if wanted is None:
             return error_response(400, "The last worker cannot be removed.")
-        self._signal_master(signal.SIGTTOU)
+        self._signal_master(signal.SIGCHLD)
         return json_response({"num_workers": wanted})
 
     def admin_shutdown(self) -> Response:
