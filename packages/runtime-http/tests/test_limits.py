@@ -1,0 +1,157 @@
+"""``_limits``: the depth and count checks run on the text, before anything is parsed.
+
+Every limit is probed at its boundary (at the limit passes, one past it fails) on both paths of
+:func:`check_json_cost`: the raw count (brackets inside strings included) and the exact count on
+the text with its strings cut out.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from insightconnect_plugin_runtime.api._limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_JSON_CONTAINERS,
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_JSON_VALUES,
+    MIB,
+    LimitExceeded,
+    RequestLimits,
+    check_json_cost,
+    json_depth,
+)
+from insightconnect_plugin_runtime.api._settings import request_limits
+
+
+def limits(depth: int = 1000, containers: int = 1000, values: int = 1000) -> RequestLimits:
+    return RequestLimits(
+        max_body_bytes=MIB, max_json_depth=depth, max_json_containers=containers, max_json_values=values
+    )
+
+
+def refusal(text: str, given: RequestLimits) -> LimitExceeded:
+    with pytest.raises(LimitExceeded) as caught:
+        check_json_cost(text, given)
+    return caught.value
+
+
+def test_defaults() -> None:
+    """The documented defaults (README, settings table)."""
+    assert MIB == 1_048_576
+    assert DEFAULT_MAX_BODY_BYTES == 48 * 1_048_576
+    assert (DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_CONTAINERS, DEFAULT_MAX_JSON_VALUES) == (100, 100_000, 500_000)
+    assert RequestLimits() == RequestLimits(48 * 1_048_576, 100, 100_000, 500_000)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5, 6, 7])
+def test_depth_boundary(depth: int) -> None:
+    given = limits(depth=5, containers=5 + 2)  # containers may pass the depth: the exact path runs
+    if depth <= 5:
+        check_json_cost(nested(depth), given)
+        return
+    error = refusal(nested(depth), given)
+    assert error.status == 400
+    assert str(error) == "The JSON nests deeper than 5 levels."
+
+
+def test_wide_but_shallow_is_not_too_deep() -> None:
+    text = "[" + ",".join(["[]"] * 50) + "]"  # 51 containers, depth 2
+    check_json_cost(text, limits(depth=2, containers=51, values=200))
+    error = refusal('{"a": ' + text + "}", limits(depth=2, containers=52, values=200))
+    assert error.status == 400
+
+
+def test_objects_count_as_depth_and_containers() -> None:
+    deep_objects = '{"a":' * 4 + "1" + "}" * 4
+    check_json_cost(deep_objects, limits(depth=4, containers=4))
+    assert refusal(deep_objects, limits(depth=3, containers=4)).status == 400
+    assert refusal(deep_objects, limits(depth=10, containers=3)).status == 413
+
+
+@pytest.mark.parametrize("count", [9, 10, 11])
+def test_container_boundary(count: int) -> None:
+    text = "[" + ",".join(["{}"] * (count - 1)) + "]"
+    given = limits(depth=100, containers=10, values=100)
+    if count <= 10:
+        check_json_cost(text, given)
+        return
+    error = refusal(text, given)
+    assert error.status == 413
+    assert str(error) == "The JSON holds more than 10 arrays and objects (11)."
+
+
+@pytest.mark.parametrize("count", [9, 10, 11])
+def test_value_boundary(count: int) -> None:
+    text = "[" + ",".join(["7"] * (count - 1)) + "]"  # counted: (count - 2) commas + 1 container + 1 = count
+    given = limits(depth=100, containers=100, values=10)
+    if count <= 10:
+        check_json_cost(text, given)
+        return
+    error = refusal(text, given)
+    assert error.status == 413
+    assert str(error) == f"The JSON holds more than 10 values (up to {count})."
+
+
+def test_brackets_and_commas_inside_strings_do_not_count() -> None:
+    text = json.dumps({"a": "[[[[{{{{,,,,,,]]]", "b": ["x,[", '\\"[[', '"{{'], "c": "]]]]}"})
+    assert text.count("[") + text.count("{") > 2 and text.count(",") > 4  # the raw count alone would refuse
+    check_json_cost(text, limits(depth=2, containers=2, values=7))
+    assert refusal(text, limits(depth=2, containers=2, values=6)).status == 413
+    assert refusal(text, limits(depth=1, containers=2, values=7)).status == 400
+
+
+def test_escaped_quotes_keep_the_string_open() -> None:
+    text = json.dumps(["a\\", 'x"[[[[[[', 'y\\"{{{{{'])
+    check_json_cost(text, limits(depth=1, containers=1, values=4))
+    assert refusal(text, limits(depth=1, containers=1, values=3)).status == 413
+
+
+def test_an_unterminated_string_ends_the_count_without_failing() -> None:
+    """Invalid JSON is the parser's business (a 400 later); the check must stay linear on it."""
+    text = '["' + '\\"[' * 200_000
+    check_json_cost(text, limits(depth=1, containers=1, values=2))
+    trailing_backslash = '[["x\\'
+    assert refusal(trailing_backslash + "[[[", limits(depth=1, containers=1)).status == 413
+    check_json_cost('"abc\\', limits(depth=1, containers=1, values=1))
+
+
+def test_fast_path_boundaries_are_exact() -> None:
+    """At the limit on the raw count nothing more is done; one past it the exact count decides."""
+    text = "[[1,2]]"  # 2 containers, depth 2, values 1 comma + 2 + 1 = 4
+    check_json_cost(text, limits(depth=2, containers=2, values=4))
+    assert refusal(text, limits(depth=1, containers=2, values=4)).status == 400
+    assert refusal(text, limits(depth=2, containers=1, values=4)).status == 413
+    assert refusal(text, limits(depth=2, containers=2, values=3)).status == 413
+
+
+@pytest.mark.parametrize(
+    ("skeleton", "depth"),
+    [("", 0), ("1", 0), ("[]", 1), ("{}", 1), ("[[]]", 2), ("[{}][]", 2), ("[][][]", 1), ("{:[1,{:[]}]}", 4)],
+)
+def test_json_depth(skeleton: str, depth: int) -> None:
+    assert json_depth(skeleton) == depth
+
+
+def test_a_huge_body_of_brackets_is_refused_on_the_count_alone() -> None:
+    text = "[" + "[]," * 1_000_000 + "[]]"
+    error = refusal(text, RequestLimits())
+    assert error.status == 413 and "(1000002)" in str(error)
+
+
+def test_request_limits_from_the_environment() -> None:
+    assert request_limits({}) == RequestLimits()
+    env = {
+        "ICON_RUNTIME_MAX_BODY_BYTES": "1024",
+        "ICON_RUNTIME_MAX_JSON_DEPTH": "7",
+        "ICON_RUNTIME_MAX_JSON_CONTAINERS": "8",
+        "ICON_RUNTIME_MAX_JSON_VALUES": "9",
+    }
+    assert request_limits(env) == RequestLimits(1024, 7, 8, 9)
+    for bad in ("0", "-5", "lots", " "):
+        assert request_limits({"ICON_RUNTIME_MAX_JSON_VALUES": bad}).max_json_values == DEFAULT_MAX_JSON_VALUES
