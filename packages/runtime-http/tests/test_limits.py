@@ -7,10 +7,12 @@ the text with its strings cut out.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from insightconnect_plugin_runtime.api import _limits
 from insightconnect_plugin_runtime.api._limits import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_JSON_CONTAINERS,
@@ -132,7 +134,18 @@ def test_fast_path_boundaries_are_exact() -> None:
 
 @pytest.mark.parametrize(
     ("skeleton", "depth"),
-    [("", 0), ("1", 0), ("[]", 1), ("{}", 1), ("[[]]", 2), ("[{}][]", 2), ("[][][]", 1), ("{:[1,{:[]}]}", 4)],
+    [
+        ("", 0),
+        ("1", 0),
+        ("[]", 1),
+        ("{}", 1),
+        ("[[]]", 2),
+        ("[{}][]", 2),
+        ("[][][]", 1),
+        ("[][[]]", 2),
+        ("{}{{}}", 2),
+        ("{:[1,{:[]}]}", 4),
+    ],
 )
 def test_json_depth(skeleton: str, depth: int) -> None:
     assert json_depth(skeleton) == depth
@@ -155,3 +168,38 @@ def test_request_limits_from_the_environment() -> None:
     assert request_limits(env) == RequestLimits(1024, 7, 8, 9)
     for bad in ("0", "-5", "lots", " "):
         assert request_limits({"ICON_RUNTIME_MAX_JSON_VALUES": bad}).max_json_values == DEFAULT_MAX_JSON_VALUES
+
+
+def test_limits_cannot_be_changed_after_start() -> None:
+    given = RequestLimits()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.max_json_depth = 10**6  # type: ignore[misc]
+
+
+class _MustNotRun:
+    def sub(self, *args: object) -> str:
+        raise AssertionError("the exact scan ran although the raw count was within every limit")
+
+
+def test_the_exact_scan_is_skipped_when_the_raw_count_is_within_every_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Almost every real message: parsed at once, with no copy of its text."""
+    monkeypatch.setattr(_limits, "_STRING", _MustNotRun())
+    text = '[{"a": [1, 2]}, "[{"]'  # raw: 5 opening brackets, 2 commas; exact: 3 containers
+    check_json_cost(text, limits(depth=5, containers=5, values=2 + 5 + 1))
+    with pytest.raises(AssertionError, match="exact scan ran"):
+        check_json_cost(text, limits(depth=4, containers=5, values=8))
+    with pytest.raises(AssertionError, match="exact scan ran"):
+        check_json_cost(text, limits(depth=5, containers=4, values=8))
+    with pytest.raises(AssertionError, match="exact scan ran"):
+        check_json_cost(text, limits(depth=5, containers=5, values=7))
+
+
+def test_the_depth_walk_is_skipped_when_containers_cannot_be_too_deep(monkeypatch: pytest.MonkeyPatch) -> None:
+    def must_not_walk(skeleton: str) -> int:
+        raise AssertionError("walked the brackets although there are no more containers than the depth limit")
+
+    monkeypatch.setattr(_limits, "json_depth", must_not_walk)
+    text = json.dumps([[["[[[[[["]]])  # exact: 3 containers; raw: 9 brackets
+    check_json_cost(text, limits(depth=3, containers=3, values=10))
+    with pytest.raises(AssertionError, match="walked the brackets"):
+        check_json_cost(text, limits(depth=2, containers=3, values=10))
