@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hmac
 
-#: Routes that change the server; ``ICON_RUNTIME_ADMIN=off`` removes them.
-ADMIN_ROUTES = ("/api/v1/admin/shutdown", "/api/v1/workers/add", "/api/v1/workers/remove")
 UNAUTHORIZED_MESSAGE = "This admin endpoint needs the admin token as 'Authorization: Bearer <token>'."
 WORKER_CEILING_MESSAGE = "The plugin already runs its most workers ({ceiling}, ICON_RUNTIME_MAX_WORKERS)."
 
