@@ -7,7 +7,9 @@ Each body gets a JSON error with the right status, and what it costs the worker 
   a declared length over the limit): under 64 MiB of RSS;
 * bodies that must be read whole (just under the limit, a chunked body just over it): under
   twice the body limit plus 16 MiB (the bytes and their text, then the text and the parsed value);
-* 100,000 secret-looking connection fields: under 64 MiB, and none of the values in the reply.
+* 100,000 secret-looking connection fields: under 64 MiB, and none of the values in the reply;
+* the costliest body every limit lets through (just under the body limit, the most containers and
+  values allowed, parsed in full): under three times the body limit plus 16 MiB.
 
 Elapsed time is checked only as a generous bound (a hang guard, not a speed figure); the figures
 of ``bench/hostile_bench.py`` are the measured ones.
@@ -35,6 +37,7 @@ HELLO = "/api/v1/actions/say_hello"
 MIB = 1024 * 1024
 PARSE_FREE_BUDGET = 64 * MIB
 READ_WHOLE_BUDGET = 2 * DEFAULT_MAX_BODY_BYTES + 16 * MIB
+WORST_ACCEPTED_BUDGET = 3 * DEFAULT_MAX_BODY_BYTES + 16 * MIB
 SECONDS_BUDGET = 30.0
 
 
@@ -66,12 +69,12 @@ def assert_json_refusal(reply: Reply, status: int, words: str) -> dict[str, Any]
     return payload  # type: ignore[no-any-return]
 
 
-def wrong_type_message(padding: int) -> bytes:
+def wrong_type_message(padding: int, extra: dict[str, Any] | None = None) -> bytes:
     """A message the route refuses (trigger_start to an action route), padded to an exact size."""
     template = message("say_hello")
     template["type"] = "trigger_start"
-    template["body"]["input"]["name"] = "@"
-    text = json.dumps(template).encode()
+    template["body"]["input"] = {"name": "@", **(extra or {})}
+    text = json.dumps(template, separators=(",", ":")).encode()
     body = text.replace(b'"@"', b'"' + b"A" * (padding - len(text) + 1) + b'"')
     assert len(body) == padding
     return body
@@ -122,6 +125,18 @@ def test_body_just_under_the_limit_is_read_and_refused_by_route(lone_worker: tup
     reply, cost, elapsed = measured(pid, lambda: server.post(HELLO, body, timeout=60))
     assert_json_refusal(reply, 400, "trigger_start")
     assert cost.rss_growth < READ_WHOLE_BUDGET, cost.rss_growth / MIB
+    assert elapsed < SECONDS_BUDGET * 2
+
+
+def test_the_costliest_body_within_every_limit(lone_worker: tuple[Server, int]) -> None:
+    objects = DEFAULT_MAX_JSON_CONTAINERS - 10
+    members = (DEFAULT_MAX_JSON_VALUES - 50) // objects - 1
+    rows = [{f"k{m}": f"v{i}-{m}" for m in range(members)} for i in range(objects)]
+    body = wrong_type_message(DEFAULT_MAX_BODY_BYTES, {"rows": rows})
+    server, pid = lone_worker
+    reply, cost, elapsed = measured(pid, lambda: server.post(HELLO, body, timeout=60))
+    assert_json_refusal(reply, 400, "trigger_start")  # parsed in full: no limit refused it
+    assert cost.rss_growth < WORST_ACCEPTED_BUDGET, cost.rss_growth / MIB
     assert elapsed < SECONDS_BUDGET * 2
 
 
