@@ -1,4 +1,4 @@
-"""``_limits``: the depth and count checks run on the text, before anything is parsed.
+"""``_limits`` and ``_body``: the body is read within its limit and measured before it is parsed.
 
 Every limit is probed at its boundary (at the limit passes, one past it fails) on both paths of
 :func:`check_json_cost`: the raw count (brackets inside strings included) and the exact count on
@@ -13,6 +13,7 @@ import json
 import pytest
 
 from insightconnect_plugin_runtime.api import _limits
+from insightconnect_plugin_runtime.api._body import BodyError, BodyReader
 from insightconnect_plugin_runtime.api._limits import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_JSON_CONTAINERS,
@@ -203,3 +204,109 @@ def test_the_depth_walk_is_skipped_when_containers_cannot_be_too_deep(monkeypatc
     check_json_cost(text, limits(depth=3, containers=3, values=10))
     with pytest.raises(AssertionError, match="walked the brackets"):
         check_json_cost(text, limits(depth=2, containers=3, values=10))
+
+
+# --- BodyReader: reading within the limit, then the checks, then the parse ---------------------------
+
+
+class _Trickle:
+    """A request stream that hands out at most ``step`` bytes per read, and counts the reads."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.reads, self.asked = data, step, 0, []
+
+    def read(self, size: int) -> bytes:
+        self.reads += 1
+        self.asked.append(size)
+        piece, self.data = self.data[: min(size, self.step)], self.data[min(size, self.step) :]
+        return piece
+
+
+def reader(max_bytes: int = 10, **json_limits: int) -> BodyReader:
+    return BodyReader(RequestLimits(max_body_bytes=max_bytes, **json_limits))
+
+
+def test_read_collects_short_reads_up_to_the_declared_length() -> None:
+    stream = _Trickle(b"0123456789", 3)
+    assert reader().read(stream, 10) == b"0123456789"
+    assert stream.reads == 4 and stream.asked == [10, 7, 4, 1]
+
+
+def test_read_stops_at_the_end_of_a_shorter_body() -> None:
+    stream = _Trickle(b"01234", 2)
+    assert reader().read(stream, None) == b"01234"
+    assert stream.reads == 4  # 2 + 2 + 1, then the empty read that ends it
+
+
+def test_read_of_a_chunked_body_notices_one_byte_too_many() -> None:
+    assert reader().read(_Trickle(b"x" * 10, 4), None) == b"x" * 10
+    with pytest.raises(BodyError) as error:
+        reader().read(_Trickle(b"x" * 11, 4), None)
+    assert error.value.status == 413
+    assert str(error.value) == "The request body is larger than the limit of 10 bytes."
+    big = _Trickle(b"x" * 100, 100)
+    with pytest.raises(BodyError):
+        reader().read(big, None)
+    assert big.asked == [11]  # never more than the limit + 1 is asked for
+
+
+def test_read_chunks_are_bounded() -> None:
+    stream = _Trickle(b"y" * (3 * 1024 * 1024), 10**9)
+    assert len(reader(4 * 1024 * 1024).read(stream, 3 * 1024 * 1024)) == 3 * 1024 * 1024
+    assert stream.asked == [1024 * 1024] * 3
+
+
+def test_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    stream = _Trickle(b"x" * 11, 100)
+    with pytest.raises(BodyError) as error:
+        reader().read(stream, 11)
+    assert error.value.status == 413 and stream.reads == 0
+    assert reader().read(_Trickle(b"x" * 10, 100), 10) == b"x" * 10
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "words"),
+    [
+        (b"", 400, "empty"),
+        (b" \n\t ", 400, "empty"),
+        (b"\xff{}", 400, "not valid UTF-8 (byte 0)"),
+        (b'{"a": \xc3\x28}', 400, "not valid UTF-8 (byte 6)"),
+        (b"{", 400, "not valid JSON"),
+        (b"[[[]]]", 400, "deeper than 2 levels"),
+        (b"[[],[],[]]", 413, "more than 3 arrays"),
+        (b"[1,2,3,4]", 413, "more than 4 values"),
+    ],
+)
+def test_decode_refusals(data: bytes, status: int, words: str) -> None:
+    with pytest.raises(BodyError) as error:
+        reader(100, max_json_depth=2, max_json_containers=3, max_json_values=4).decode(data)
+    assert error.value.status == status and words in str(error.value)
+
+
+def test_decode_accepts_within_the_limits() -> None:
+    assert reader(100, max_json_depth=2, max_json_containers=3, max_json_values=6).decode(b"[[],[1,2]]") == [[], [1, 2]]
+    assert reader(100).decode(bytearray(b' {"a": 1} ')) == {"a": 1}
+
+
+def test_load_reads_checks_and_parses() -> None:
+    assert reader(100).load(_Trickle(b'{"a": [1]}', 4), None) == {"a": [1]}
+
+
+def test_a_custom_decoder_is_used_and_its_recursion_is_a_400() -> None:
+    class Upper(json.JSONDecoder):
+        def decode(self, s: str, *args: object, **kwargs: object) -> object:
+            return {"decoded": s.strip()}
+
+    class Recursing(json.JSONDecoder):
+        def decode(self, s: str, *args: object, **kwargs: object) -> object:
+            raise RecursionError
+
+    assert BodyReader(RequestLimits(), decoder=Upper).decode(b"[1]") == {"decoded": "[1]"}
+    with pytest.raises(BodyError) as error:
+        BodyReader(RequestLimits(max_json_depth=7), decoder=Recursing).decode(b"[1]")
+    assert error.value.status == 400 and str(error.value) == "The JSON nests deeper than 7 levels."
+
+
+def test_too_large_message_names_the_limit() -> None:
+    assert reader(1234).too_large_message == "The request body is larger than the limit of 1234 bytes."
+    assert BodyReader().max_bytes == DEFAULT_MAX_BODY_BYTES
