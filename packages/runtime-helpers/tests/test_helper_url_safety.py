@@ -105,10 +105,21 @@ def test_file_urls_are_refused_unless_asked_for(tmp_path: Path) -> None:
         assert reply.read() == b"local contents"
 
 
-@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "data:text/plain,hi", "FILE:///etc/hostname", "//nohost/x"])
-def test_other_schemes_are_refused(url: str) -> None:
-    with pytest.raises(helper.HelperError, match="is not allowed"):
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ftp://127.0.0.1/x", "'ftp'"),
+        ("data:text/plain,hi", "'data'"),
+        ("FILE:///etc/hostname", "'file'"),
+        ("//nohost/x", "(none)"),
+    ],
+)
+def test_other_schemes_are_refused(url: str, shown: str) -> None:
+    with pytest.raises(helper.HelperError) as refused:
         helper.open_url(url, timeout=5)
+    assert (
+        str(refused.value) == f"open_url: refused {url}: the URL scheme {shown} is not allowed (allowed: http, https)"
+    )
 
 
 @pytest.mark.parametrize("target", ["file:///etc/hostname", "ftp://127.0.0.1/x"])

@@ -14,6 +14,7 @@ the first one redirected to. Here, as ``requests`` does:
 
 from __future__ import annotations
 
+import math
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,8 +44,9 @@ def allowed_schemes(schemes: Iterable[str] | None) -> frozenset[str]:
 def check_scheme(url: str, schemes: frozenset[str]) -> None:
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in schemes:
+        shown = repr(scheme) if scheme else "(none)"
         names = ", ".join(sorted(schemes))
-        raise RefusedURL(f"the URL scheme {scheme or '(none)'!r} is not allowed (allowed: {names})")
+        raise RefusedURL(f"the URL scheme {shown} is not allowed (allowed: {names})")
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -71,9 +73,8 @@ class GuardedRedirects(urllib.request.HTTPRedirectHandler):
     def __init__(self, schemes: frozenset[str], max_redirects: int) -> None:
         self.schemes = schemes
         self.max_redirects = max_redirects
-        # urllib's own loop detection stays as a second bound; ours counts every hop and speaks first.
-        self.max_redirections = max_redirects + 1
-        self.max_repeats = max_redirects + 1
+        # urllib's own loop detection (per distinct URL) is replaced by ours, which counts every hop.
+        self.max_redirections = self.max_repeats = math.inf
 
     def redirect_request(
         self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
