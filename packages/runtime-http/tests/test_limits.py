@@ -310,3 +310,13 @@ def test_a_custom_decoder_is_used_and_its_recursion_is_a_400() -> None:
 def test_too_large_message_names_the_limit() -> None:
     assert reader(1234).too_large_message == "The request body is larger than the limit of 1234 bytes."
     assert BodyReader().max_bytes == DEFAULT_MAX_BODY_BYTES
+
+
+def test_a_chunked_body_is_not_given_a_buffer_of_the_limit() -> None:
+    """Only a declared length is allocated up front; a chunked body grows with what arrives."""
+    huge = BodyReader(RequestLimits(max_body_bytes=1 << 40))
+    assert huge.read(_Trickle(b"abc", 2), None) == b"abc"
+
+
+def test_a_body_shorter_than_declared_is_cut_to_what_arrived() -> None:
+    assert reader().read(_Trickle(b"abc", 2), 9) == b"abc"

@@ -51,20 +51,24 @@ class BodyReader:
     def read(self, stream: Any, content_length: int | None) -> bytearray:
         """Read at most the limit (+1 byte to notice a longer chunked body).
 
-        The body is read in chunks into one ``bytearray``: a single large ``read`` makes the server's
-        stream buffer the whole body and then copy it, twice the memory at the peak.
+        The body is read in chunks into one ``bytearray``, allocated once when the length is declared:
+        a single large ``read`` makes the server's stream buffer the whole body and then copy it, and
+        a growing buffer is copied as it grows, both about twice the memory at the peak.
         """
         self.check_length(content_length)
         limit = self.max_bytes + 1
         # Stop at the declared length when there is one; a chunked body is read up to the limit.
         wanted = min(limit, content_length) if content_length is not None else limit
-        data = bytearray()
-        while len(data) < wanted:
-            chunk = stream.read(min(READ_CHUNK_BYTES, wanted - len(data)))
+        data = bytearray(wanted if content_length is not None else 0)
+        size = 0
+        while size < wanted:
+            chunk = stream.read(min(READ_CHUNK_BYTES, wanted - size))
             if not chunk:
                 break
-            data += chunk
-        if len(data) > self.max_bytes:
+            data[size : size + len(chunk)] = chunk
+            size += len(chunk)
+        del data[size:]  # a body shorter than it declared
+        if size > self.max_bytes:
             raise BodyError(413, self.too_large_message)
         return data
 
