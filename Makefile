@@ -49,6 +49,7 @@ bench: env  ## import, one-shot, HTTP and tracing figures against the reference 
 	"$$($(HATCH) env find default)/bin/python" bench/core_bench.py
 	"$$($(HATCH) env find default)/bin/python" bench/http_bench.py
 	"$$($(HATCH) env find default)/bin/python" bench/tracing_bench.py
+	"$$($(HATCH) env find default)/bin/python" bench/hostile_bench.py
 
 compat: env  ## run public plugins' unit tests against our packages (needs ICP_MIRROR)
 	../shared/compat/run.sh ./packages/runtime-core,./packages/runtime-helpers,./packages/runtime-aws,./packages/runtime-tracing @open -v

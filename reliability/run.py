@@ -25,6 +25,7 @@ CHECKS = {
     "soak": "check_soak",
     "faults": "check_faults",
     "helpers": "check_helpers",
+    "hostile": "check_hostile",
 }
 
 

@@ -129,3 +129,72 @@ def wait_until_ready(server: Server, timeout: float = 20) -> None:
         time.sleep(0.05)
     server.stop()
     raise AssertionError(f"the server did not answer within {timeout}s:\n{server.log()}")
+
+
+def worker_pids(server: Server) -> list[int]:
+    """The gunicorn workers of ``server`` (children of its master), from /proc."""
+    path = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    return [int(pid) for pid in path.read_text().split()]
+
+
+@dataclass
+class ProcessCost:
+    """Peak RSS growth and CPU time of one process across a block (Linux /proc)."""
+
+    pid: int
+    rss_growth: int = 0
+    cpu_seconds: float = 0.0
+    _rss_before: int = 0
+    _cpu_before: float = 0.0
+
+    def _status_kib(self, field_name: str) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+        raise AssertionError(f"no {field_name} in /proc/{self.pid}/status")
+
+    def _cpu(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> ProcessCost:
+        # Reset the peak (VmHWM) to the current RSS, so the peak afterwards is this block's.
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        self._rss_before = self._status_kib("VmRSS") * 1024
+        self._cpu_before = self._cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.rss_growth = self._status_kib("VmHWM") * 1024 - self._rss_before
+        self.cpu_seconds = self._cpu() - self._cpu_before
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy (bounded by ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def post_raw(server: Server, path: str, chunks: Any, headers: dict[str, str], timeout: float = 60) -> Reply:
+    """POST ``chunks`` (bytes pieces) as they are; a server that answers before reading everything
+    (413 on the declared length) may close its side while we still send, so the reply is read anyway."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    try:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+        try:
+            sock.sendall(head.encode("latin-1"))
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    finally:
+        sock.close()

@@ -11,6 +11,7 @@ from icon_http_testkit import free_port, message
 from insightconnect_plugin_runtime._contracts import ServerOptions
 from insightconnect_plugin_runtime.api._body import BodyError, BodyReader
 from insightconnect_plugin_runtime.api._custom_config import merge_custom_config
+from insightconnect_plugin_runtime.api._limits import RequestLimits
 from insightconnect_plugin_runtime.api._settings import ConfigFileError, build_settings, read_config_file
 
 UUID = "0c8f8e5e-1b0a-4b8e-9f0a-3b6f1c2d4e5f"
@@ -99,7 +100,7 @@ def test_custom_config_merge_order(org: str, integration: str, has_state: bool, 
 def test_body_reader_limits() -> None:
     import io
 
-    reader = BodyReader(max_bytes=10, max_depth=3)
+    reader = BodyReader(RequestLimits(max_body_bytes=10, max_json_depth=3))
     with pytest.raises(BodyError) as too_big:
         reader.read(io.BytesIO(b"x" * 11), None)
     assert too_big.value.status == 413

@@ -30,12 +30,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, TextIO, TypeVar
 
 import requests
 
+from insightconnect_plugin_runtime import _url_fetch
 from insightconnect_plugin_runtime._paths import find_file_in_dir, safeguard_and_return_file_path
 from insightconnect_plugin_runtime.exceptions import (
     APIException,
@@ -888,20 +889,49 @@ def _ssl_context(verify: bool) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or None)
 
 
-def open_url(url: str, timeout: float | None = None, verify: bool = True, **kwargs: Any) -> Any:
+#: ``urllib.request.urlopen`` as the standard library defines it; a test double replacing it is called instead.
+_STDLIB_URLOPEN = urllib.request.urlopen
+
+
+def open_url(
+    url: str,
+    timeout: float | None = None,
+    verify: bool = True,
+    allowed_schemes: Iterable[str] | None = None,
+    max_redirects: int = _url_fetch.DEFAULT_MAX_REDIRECTS,
+    **kwargs: Any,
+) -> Any:
     """Open ``url`` with urllib and return the response object (``None`` for HTTP 304).
 
     Keyword arguments become request headers with ``_`` turned into ``-`` (``If_None_Match=...``).
     ``verify`` uses ``SSL_CERT_FILE`` when set, else the system trust store. Other HTTP and network
     errors are logged and raised as :class:`HelperError`.
+
+    Only ``http`` and ``https`` URLs are opened, for the URL and for every redirect, unless
+    ``allowed_schemes`` names others (``allowed_schemes=("http", "https", "ftp")``). At most
+    ``max_redirects`` redirects are followed, and ``Authorization``, ``Cookie`` and
+    ``Proxy-Authorization`` are dropped on a redirect to another host, port or scheme, as
+    ``requests`` does. Tests that patch ``urllib.request.urlopen`` still receive the request.
     """
+    schemes = _url_fetch.allowed_schemes(allowed_schemes)
     headers = {name.replace("_", "-"): str(value) for name, value in kwargs.items()}
-    request = urllib.request.Request(url, headers=headers)
     try:
-        return urllib.request.urlopen(request, timeout=timeout, context=_ssl_context(verify))  # noqa: S310
+        _url_fetch.check_scheme(url, schemes)
+        request = urllib.request.Request(url, headers=headers)
+        context = _ssl_context(verify)
+        if urllib.request.urlopen is not _STDLIB_URLOPEN:  # a test double: hand it the request as before
+            return urllib.request.urlopen(request, timeout=timeout, context=context)  # noqa: S310
+        opener = _url_fetch.build_opener(context, schemes, max_redirects)
+        return opener.open(request, timeout=timeout)
+    except _url_fetch.RefusedURL as error:
+        logger.error("open_url: refused %s: %s", url, error.reason)
+        raise HelperError(f"open_url: refused {url}: {error.reason}") from error
     except urllib.error.HTTPError as error:
         if error.code == 304:
             return None
+        if 300 <= error.code < 400:  # urllib's own redirect refusals (a file: Location, a loop)
+            logger.error("open_url: refused a redirect from %s: %s", url, error.reason)
+            raise HelperError(f"open_url: refused a redirect from {url}: {error.reason}") from error
         logger.error("open_url: %s answered HTTP %s", url, error.code)
         raise HelperError(f"open_url: {url} answered HTTP {error.code}") from error
     except (urllib.error.URLError, OSError) as error:

@@ -120,7 +120,7 @@ class PluginServer:
         self.cloud = sys.modules[__name__].is_running_in_cloud()
         self.settings = build_settings(self.options, self.cloud)
         self.workers, self.threads = self.settings.workers, self.settings.threads
-        self.state = SharedState()
+        self.state = SharedState(max_workers=self.settings.max_workers)
         self.config_store = ConfigStore(plugin, os.environ.get("CPS_ENDPOINT"), _config_getter)
         if self.cloud:
             self.config_store.fetch()

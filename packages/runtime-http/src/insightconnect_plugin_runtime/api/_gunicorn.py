@@ -4,7 +4,8 @@ The Flask app is built in the master before the fork (like the reference), so ev
 the parsed spec, the compiled schemas and the OpenAPI document copy-on-write. The arbiter subclass
 publishes its own worker table into the shared state (no ``ps`` pipeline) and raises the shutdown
 flag as soon as SIGTERM/SIGINT arrives, so a request that still reaches a worker while it drains
-gets a 503 instead of starting new work.
+gets a 503 instead of starting new work. The worker count follows ``SharedState.wanted_workers`` (set
+by the admin endpoints, or by SIGTTIN/SIGTTOU), never past the ceiling.
 """
 
 from __future__ import annotations
@@ -35,12 +36,44 @@ class PluginArbiter(Arbiter):
         return pid  # type: ignore[no-any-return]
 
     def manage_workers(self) -> None:
+        self._follow_wanted()
         super().manage_workers()
         self._publish()
+
+    def _ceiling(self) -> int:
+        ceiling = self.state.max_workers if self.state is not None else 0
+        return ceiling or 1 << 30
+
+    def _follow_wanted(self) -> None:
+        """Run the count the admin endpoints asked for (``SharedState.request_workers``)."""
+        if self.state is None:
+            return
+        wanted = self.state.wanted_workers
+        if wanted and wanted != self.num_workers:
+            self.num_workers = max(1, min(wanted, self._ceiling()))
 
     def reap_workers(self) -> None:
         super().reap_workers()
         self._publish()
+
+    def handle_ttin(self) -> None:
+        self._change_workers(+1)
+
+    def handle_ttou(self) -> None:
+        self._change_workers(-1)
+
+    def _change_workers(self, delta: int) -> None:
+        """SIGTTIN/SIGTTOU from outside: the same ceiling and the same shared count as the endpoints."""
+        if self.state is None:
+            if delta > 0:
+                super().handle_ttin()
+            else:
+                super().handle_ttou()
+            return
+        if self.state.request_workers(delta, 1, self._ceiling()) is None:
+            log.warning("Not changing the worker count: %d run, within 1..%d", self.num_workers, self._ceiling())
+            return
+        self.manage_workers()
 
     def handle_term(self) -> None:
         if self.state is not None:

@@ -84,7 +84,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     texts = {
         400: "The message is malformed, fails its schema, or the step reported a client or plugin error.",
         404: "No step of that name.",
-        413: "The body is larger than ICON_RUNTIME_MAX_BODY_BYTES.",
+        413: "The body is over ICON_RUNTIME_MAX_BODY_BYTES or holds more JSON containers or values than allowed.",
         500: "The step failed unexpectedly or returned output that fails its schema.",
         501: "The connection implements no test.",
         503: "The server is shutting down.",
@@ -106,7 +106,9 @@ def _simple_get(summary: str, schema: dict[str, Any], tag: str = "plugin") -> di
     return {"get": {"summary": summary, "tags": [tag], "responses": {"200": _json_body(schema, "OK")}}}
 
 
-def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) -> dict[str, Any]:
+def build_openapi(
+    plugin: Any, include_admin: bool, include_admin_status: bool, include_workers: bool = True
+) -> dict[str, Any]:
     components = _Components()
     connection_schema = _schema_of(getattr(plugin.connection, "schema", None))
     connection_ref = components.add_plugin_schema("connection", connection_schema, "connection parameters")
@@ -307,12 +309,16 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
             "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}},
         }
     }
-    for action in ("add", "remove"):
+    unauthorized = {"401": _json_body(_OBJECT, "The admin token is configured and was not given")}
+    for action in ("add", "remove") if include_workers else ():
+        refusals = {"400": _json_body(_OBJECT, "Refused")}
+        if action == "add":
+            refusals["409"] = _json_body(_OBJECT, "Already at ICON_RUNTIME_MAX_WORKERS")
         paths[f"/api/v1/workers/{action}"] = {
             "post": {
                 "summary": f"{action.title()} one gunicorn worker",
                 "tags": ["server"],
-                "responses": {"200": _json_body(_OBJECT, "OK"), "400": _json_body(_OBJECT, "Refused")},
+                "responses": {"200": _json_body(_OBJECT, "OK"), **refusals, **unauthorized},
             }
         }
     if include_admin:
@@ -320,7 +326,7 @@ def build_openapi(plugin: Any, include_admin: bool, include_admin_status: bool) 
             "post": {
                 "summary": "Refuse new step work, let running work finish, then stop",
                 "tags": ["server"],
-                "responses": {"200": _json_body(_OBJECT, "Accepted")},
+                "responses": {"200": _json_body(_OBJECT, "Accepted"), **unauthorized},
             }
         }
     if include_admin_status:

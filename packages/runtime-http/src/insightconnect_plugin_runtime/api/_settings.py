@@ -7,7 +7,11 @@ Differences from the reference, on purpose:
 * ``GUNICORN_CONFIG_FILE`` overrides the command-line values key by key instead of replacing them all
   (a file with only ``workers`` no longer loses the graceful timeout), and a name that leaves the
   working directory is rejected with a clear error instead of being silently rewritten;
-* ``/api/v1/info`` reports the effective worker and thread counts.
+* ``/api/v1/info`` reports the effective worker and thread counts;
+* the worker count has a ceiling (``ICON_RUNTIME_MAX_WORKERS``, by default what the CPUs and the
+  memory limit can carry), the admin endpoints can require a bearer token
+  (``ICON_RUNTIME_ADMIN_TOKEN`` or ``ICON_RUNTIME_ADMIN_TOKEN_FILE``) or be switched off
+  (``ICON_RUNTIME_ADMIN=off``), and each step request has bounded cost (``RequestLimits``).
 """
 
 from __future__ import annotations
@@ -15,10 +19,20 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ._limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_JSON_CONTAINERS,
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_JSON_VALUES,
+    MIB,
+    RequestLimits,
+)
 
 log = logging.getLogger("insightconnect_plugin_runtime.server")
 
@@ -26,8 +40,16 @@ log = logging.getLogger("insightconnect_plugin_runtime.server")
 _RESERVED = frozenset({"post_fork", "child_exit", "pre_request", "post_request", "when_ready", "on_exit"})
 
 
+#: Memory one worker may need: its baseline plus the worst request at the default limits.
+WORKER_MEMORY_BUDGET = 256 * MIB
+#: cgroup files holding the memory limit (v2, then v1) and the CPU quota (v2).
+CGROUP_MEMORY_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+CGROUP_CPU_FILE = "/sys/fs/cgroup/cpu.max"
+_OFF_WORDS = ("off", "false", "0", "no", "disabled")
+
+
 class ConfigFileError(Exception):
-    """GUNICORN_CONFIG_FILE names a file that cannot be used."""
+    """A file the settings name (GUNICORN_CONFIG_FILE, the admin token file) cannot be used."""
 
 
 def _truthy(env: Any, name: str, default: bool) -> bool:
@@ -51,6 +73,13 @@ class ServerSettings:
     #: balancer polling readiness (a Kubernetes Service) stops routing to it first.
     shutdown_delay: float = 0
     gunicorn: dict[str, Any] = field(default_factory=dict)
+    #: ``ICON_RUNTIME_ADMIN=off`` removes the admin endpoints (shutdown, workers add/remove).
+    admin_enabled: bool = True
+    #: Bearer token the admin endpoints require when set (never in a repr or a log line).
+    admin_token: str | None = field(default=None, repr=False)
+    #: Most workers ``/api/v1/workers/add`` (or SIGTTIN) may reach; never below ``workers``.
+    max_workers: int = 1
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
 
 def choose_worker_class(requested: str | None) -> str:
@@ -91,6 +120,86 @@ def _seconds(env: Any, name: str) -> float:
     return max(0.0, value)
 
 
+def _positive_int(env: Any, name: str, default: int) -> int:
+    text = str(env.get(name, "") or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        log.warning("%s=%r is not a whole number; using %d", name, text, default)
+        return default
+    if value <= 0:
+        log.warning("%s=%r must be positive; using %d", name, text, default)
+        return default
+    return value
+
+
+def request_limits(env: Any) -> RequestLimits:
+    """Body size, JSON depth and JSON counts of one step request (see ``_limits``)."""
+    return RequestLimits(
+        max_body_bytes=_positive_int(env, "ICON_RUNTIME_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+        max_json_depth=_positive_int(env, "ICON_RUNTIME_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH),
+        max_json_containers=_positive_int(env, "ICON_RUNTIME_MAX_JSON_CONTAINERS", DEFAULT_MAX_JSON_CONTAINERS),
+        max_json_values=_positive_int(env, "ICON_RUNTIME_MAX_JSON_VALUES", DEFAULT_MAX_JSON_VALUES),
+    )
+
+
+def _read_number(path: str) -> int | None:
+    try:
+        text = Path(path).read_text().split()[0]
+        return int(text)
+    except (OSError, IndexError, ValueError):
+        return None  # absent, or "max": no limit
+
+
+def memory_limit(files: tuple[str, ...] = CGROUP_MEMORY_FILES) -> int | None:
+    """The container's memory limit in bytes, or None without one (cgroup v1 says "none" with a huge value)."""
+    for path in files:
+        value = _read_number(path)
+        if value is not None:
+            return value if value < 1 << 60 else None
+    return None
+
+
+def cpu_count(quota_file: str = CGROUP_CPU_FILE) -> int:
+    """CPUs this process may use: the affinity mask, lowered by a cgroup v2 quota when there is one."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path(quota_file).read_text().split()[:2]
+        cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no file, or "max": no quota
+    return max(1, cpus)
+
+
+def default_max_workers(cpus: int, memory: int | None) -> int:
+    """gunicorn's usual ceiling of 2 x CPUs + 1, lowered to what the memory limit can carry."""
+    by_cpu = 2 * cpus + 1
+    if memory is None:
+        return by_cpu
+    return max(1, min(by_cpu, memory // WORKER_MEMORY_BUDGET))
+
+
+def admin_token(env: Any) -> str | None:
+    """``ICON_RUNTIME_ADMIN_TOKEN``, else the content of ``ICON_RUNTIME_ADMIN_TOKEN_FILE`` (a mounted
+    Secret); a named file that cannot be read or is empty stops the server rather than leaving the
+    endpoints open."""
+    token = str(env.get("ICON_RUNTIME_ADMIN_TOKEN", "") or "").strip()
+    if token:
+        return token
+    name = str(env.get("ICON_RUNTIME_ADMIN_TOKEN_FILE", "") or "").strip()
+    if not name:
+        return None
+    try:
+        token = Path(name).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigFileError(f"ICON_RUNTIME_ADMIN_TOKEN_FILE {name!r} cannot be read: {error}") from None
+    if not token:
+        raise ConfigFileError(f"ICON_RUNTIME_ADMIN_TOKEN_FILE {name!r} is empty")
+    return token
+
+
 def build_settings(options: Any, cloud: bool, environ: dict[str, str] | None = None) -> ServerSettings:
     """Gunicorn settings from the command line, then the config file on top."""
     env = os.environ if environ is None else environ
@@ -115,8 +224,15 @@ def build_settings(options: Any, cloud: bool, environ: dict[str, str] | None = N
             config["worker_class"] = choose_worker_class(str(overrides["worker_class"]))
     # Never leave a control socket (gunicorn >= 24) in the plugin's working directory or $HOME.
     config.setdefault("control_socket_disable", True)
+    workers = int(config.get("workers", 1))
+    max_workers = _positive_int(env, "ICON_RUNTIME_MAX_WORKERS", 0) or default_max_workers(cpu_count(), memory_limit())
+    if max_workers < workers:
+        log.warning(
+            "%d workers start, more than the ceiling of %d: the ceiling is raised to match", workers, max_workers
+        )
+        max_workers = workers
     return ServerSettings(
-        workers=int(config.get("workers", 1)),
+        workers=workers,
         threads=int(config.get("threads", threads)),
         worker_class=str(config["worker_class"]),
         graceful_timeout=float(config.get("graceful_timeout", 30)),
@@ -126,4 +242,8 @@ def build_settings(options: Any, cloud: bool, environ: dict[str, str] | None = N
         shutdown_stops_server=_truthy(env, "ICON_RUNTIME_SHUTDOWN_STOPS_SERVER", True),
         shutdown_delay=_seconds(env, "ICON_RUNTIME_SHUTDOWN_DELAY"),
         gunicorn=config,
+        admin_enabled=str(env.get("ICON_RUNTIME_ADMIN", "on")).strip().lower() not in _OFF_WORDS,
+        admin_token=admin_token(env),
+        max_workers=max_workers,
+        limits=request_limits(env),
     )

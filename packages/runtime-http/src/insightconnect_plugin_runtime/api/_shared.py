@@ -9,6 +9,12 @@ round-trip to the master, and the worker count comes from the arbiter's own tabl
 In-flight work is counted per worker slot, not in one shared counter: a worker killed with
 ``kill -9`` in the middle of a request would otherwise leave the counter too high forever. The
 master clears the slot of every worker it reaps.
+
+The worker count the admin endpoints ask for is one shared number (``wanted_workers``), changed
+under the cross-process lock within ``1..max_workers``, which the master follows each time it looks
+at its workers. Signals only wake it: two ``/workers/add`` calls at once can neither both pass the
+ceiling nor be lost when the kernel merges their signals. SIGTTIN/SIGTTOU sent from outside change
+the same number through the same check.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ MAX_WORKER_SLOTS = 256
 class SharedState:
     """Counters shared by the master and every worker (fork inherits the mapping)."""
 
-    def __init__(self, slots: int = MAX_WORKER_SLOTS) -> None:
+    def __init__(self, slots: int = MAX_WORKER_SLOTS, max_workers: int = 0) -> None:
         self._shutdown = RawValue(ctypes.c_int, 0)
         self._live_workers = RawValue(ctypes.c_int, 0)
         self._target_workers = RawValue(ctypes.c_int, 0)
+        self._wanted_workers = RawValue(ctypes.c_int, 0)
+        #: Most workers the arbiter may run (0: no ceiling); set before the fork, read-only after.
+        self.max_workers = max_workers
         self._pids = RawArray(ctypes.c_int, slots)
         self._active = RawArray(ctypes.c_int, slots)
         self._slot_lock = get_context("fork").Lock()
@@ -56,6 +65,21 @@ class SharedState:
     def set_workers(self, live: int, target: int) -> None:
         self._live_workers.value = live
         self._target_workers.value = target
+
+    @property
+    def wanted_workers(self) -> int:
+        """The count the master should run; 0 until someone asked for a change."""
+        return int(self._wanted_workers.value)
+
+    def request_workers(self, delta: int, lowest: int, highest: int) -> int | None:
+        """Ask for ``delta`` more (or fewer) workers; the new wanted count, or None (and nothing
+        changes) if it would leave ``lowest..highest``."""
+        with self._slot_lock:
+            wanted = (self._wanted_workers.value or self._target_workers.value) + delta
+            if not lowest <= wanted <= highest:
+                return None
+            self._wanted_workers.value = wanted
+            return wanted
 
     @property
     def live_workers(self) -> int:

@@ -11,7 +11,8 @@ Differences from the reference (see the README): no ``200 null``; 405/413 and un
 JSON, not HTML; a message whose type or step name does not match the route is a 400; unknown steps
 are 404 on the details endpoints too (they consult the registered steps, with the spec file only for
 titles); the spec file is read once; the worker count comes from gunicorn's own table; the admin
-endpoints see every worker.
+endpoints see every worker, can require a bearer token, can be switched off and never grow the
+worker count past its ceiling (``_admin``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from insightconnect_plugin_runtime._masking import masker_for
 from insightconnect_plugin_runtime._runner import build_envelope, http_status_for
 from insightconnect_plugin_runtime.exceptions import ClientException, LoggedException
 
+from ._admin import UNAUTHORIZED_MESSAGE, WORKER_CEILING_MESSAGE, is_authorized
 from ._body import BodyError, BodyReader
 from ._custom_config import ConfigStore
 from ._log import CONTEXT_HEADERS, SERVER_LOGGER
@@ -119,11 +121,11 @@ class Endpoints:
             self.__dict__["spec"] = spec
         self.config_store = config_store
         self.metrics = metrics
-        self.reader = BodyReader(decoder=getattr(plugin, "custom_decoder", None))
+        self.reader = BodyReader(settings.limits, decoder=getattr(plugin, "custom_decoder", None))
         self.encoder = getattr(plugin, "custom_encoder", None)
         self.connection_schema = getattr(plugin.connection, "schema", None)
         self.cloud = settings.cloud
-        self.include_admin = not settings.cloud
+        self.include_admin = not settings.cloud and settings.admin_enabled
         self.include_admin_status = settings.track_work
         self._openapi_yaml: str | None = None
         self._drain_thread: threading.Thread | None = None
@@ -137,7 +139,7 @@ class Endpoints:
 
     @functools.cached_property
     def openapi(self) -> dict[str, Any]:
-        return build_openapi(self.plugin, self.include_admin, self.include_admin_status)
+        return build_openapi(self.plugin, self.include_admin, self.include_admin_status, self.settings.admin_enabled)
 
     @functools.cached_property
     def openapi_json(self) -> str:
@@ -212,10 +214,11 @@ class Endpoints:
             app.add_url_rule(f"/api/v1/{segment}/<name>", f"{kind}_details", self._details(kind, segment), **get)
         app.add_url_rule("/api/v1/definitions/actions", "action_definitions", self.action_definitions, **get)
         app.add_url_rule("/api/v1/workers", "workers", self.workers, **get)
-        app.add_url_rule("/api/v1/workers/add", "workers_add", self.workers_add, **post)
-        app.add_url_rule("/api/v1/workers/remove", "workers_remove", self.workers_remove, **post)
+        if self.settings.admin_enabled:
+            app.add_url_rule("/api/v1/workers/add", "workers_add", self._guarded(self.workers_add), **post)
+            app.add_url_rule("/api/v1/workers/remove", "workers_remove", self._guarded(self.workers_remove), **post)
         if self.include_admin:
-            app.add_url_rule("/api/v1/admin/shutdown", "admin_shutdown", self.admin_shutdown, **post)
+            app.add_url_rule("/api/v1/admin/shutdown", "admin_shutdown", self._guarded(self.admin_shutdown), **post)
         if self.include_admin_status:
             app.add_url_rule("/api/v1/admin/status", "admin_status", self.admin_status, **get)
         app.add_url_rule("/api/v1/health/live", "health_live", lambda: json_response({"status": "alive"}), **get)
@@ -234,6 +237,19 @@ class Endpoints:
         app.register_blueprint(blueprint)
 
     # --- per-request hooks ---------------------------------------------------------------------------
+
+    def _guarded(self, view: Any) -> Any:
+        """``view`` behind the admin token check (a no-op without a configured token)."""
+
+        @functools.wraps(view)
+        def guarded() -> Response:
+            if not is_authorized(self.settings.admin_token, request.headers.get("Authorization")):
+                response = error_response(401, UNAUTHORIZED_MESSAGE)
+                response.headers["WWW-Authenticate"] = 'Bearer realm="icon-runtime-admin"'
+                return response
+            return view()  # type: ignore[no-any-return]
+
+        return guarded
 
     def _bind_request_context(self) -> None:
         bind_request_context(request.environ)
@@ -270,11 +286,12 @@ class Endpoints:
         if self.state.shutting_down:
             return self._refuse(503, reply_type, SHUTDOWN_MESSAGE, None)
         try:
-            message = self.reader.decode(self.reader.read(req.stream, req.content_length))
+            message = self.reader.load(req.stream, req.content_length)
         except BodyError as error:
             return self._refuse(error.status, reply_type, str(error), None)
         except HTTPException as error:  # the stream itself enforced MAX_CONTENT_LENGTH
-            return self._refuse(error.code or 400, reply_type, error.description or error.name, None)
+            text = self.reader.too_large_message if error.code == 413 else (error.description or error.name)
+            return self._refuse(error.code or 400, reply_type, text, None)
         problem = self._route_problem(kind, name, message_type, message)
         if problem is not None:
             return self._refuse(400, reply_type, problem, message)
@@ -483,18 +500,23 @@ class Endpoints:
         return True
 
     def workers_add(self) -> Response:
-        target = self.state.target_workers  # read before signalling: the master may act at once
-        if not self._signal_master(signal.SIGTTIN):
+        if self.state.master_pid is None:
             return error_response(400, "Workers can only be added when the plugin runs under gunicorn.")
-        return json_response({"num_workers": target + 1})
+        ceiling = self.settings.max_workers
+        wanted = self.state.request_workers(+1, 1, ceiling)
+        if wanted is None:
+            return error_response(409, WORKER_CEILING_MESSAGE.format(ceiling=ceiling))
+        self._signal_master(signal.SIGCHLD)  # only wakes the master: it then follows the wanted count
+        return json_response({"num_workers": wanted})
 
     def workers_remove(self) -> Response:
-        target = self.state.target_workers
-        if target <= 1:
-            return error_response(400, "The last worker cannot be removed.")
-        if not self._signal_master(signal.SIGTTOU):
+        if self.state.master_pid is None:
             return error_response(400, "Workers can only be removed when the plugin runs under gunicorn.")
-        return json_response({"num_workers": target - 1})
+        wanted = self.state.request_workers(-1, 1, max(self.settings.max_workers, self.state.target_workers))
+        if wanted is None:
+            return error_response(400, "The last worker cannot be removed.")
+        self._signal_master(signal.SIGCHLD)
+        return json_response({"num_workers": wanted})
 
     def admin_shutdown(self) -> Response:
         if self.state.begin_shutdown():

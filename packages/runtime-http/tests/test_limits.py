@@ -1,0 +1,322 @@
+"""``_limits`` and ``_body``: the body is read within its limit and measured before it is parsed.
+
+Every limit is probed at its boundary (at the limit passes, one past it fails) on both paths of
+:func:`check_json_cost`: the raw count (brackets inside strings included) and the exact count on
+the text with its strings cut out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from insightconnect_plugin_runtime.api import _limits
+from insightconnect_plugin_runtime.api._body import BodyError, BodyReader
+from insightconnect_plugin_runtime.api._limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_JSON_CONTAINERS,
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_JSON_VALUES,
+    MIB,
+    LimitExceeded,
+    RequestLimits,
+    check_json_cost,
+    json_depth,
+)
+from insightconnect_plugin_runtime.api._settings import request_limits
+
+
+def limits(depth: int = 1000, containers: int = 1000, values: int = 1000) -> RequestLimits:
+    return RequestLimits(
+        max_body_bytes=MIB, max_json_depth=depth, max_json_containers=containers, max_json_values=values
+    )
+
+
+def refusal(text: str, given: RequestLimits) -> LimitExceeded:
+    with pytest.raises(LimitExceeded) as caught:
+        check_json_cost(text, given)
+    return caught.value
+
+
+def test_defaults() -> None:
+    """The documented defaults (README, settings table)."""
+    assert MIB == 1_048_576
+    assert DEFAULT_MAX_BODY_BYTES == 48 * 1_048_576
+    assert (DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_CONTAINERS, DEFAULT_MAX_JSON_VALUES) == (100, 100_000, 500_000)
+    assert RequestLimits() == RequestLimits(48 * 1_048_576, 100, 100_000, 500_000)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5, 6, 7])
+def test_depth_boundary(depth: int) -> None:
+    given = limits(depth=5, containers=5 + 2)  # containers may pass the depth: the exact path runs
+    if depth <= 5:
+        check_json_cost(nested(depth), given)
+        return
+    error = refusal(nested(depth), given)
+    assert error.status == 400
+    assert str(error) == "The JSON nests deeper than 5 levels."
+
+
+def test_wide_but_shallow_is_not_too_deep() -> None:
+    text = "[" + ",".join(["[]"] * 50) + "]"  # 51 containers, depth 2
+    check_json_cost(text, limits(depth=2, containers=51, values=200))
+    error = refusal('{"a": ' + text + "}", limits(depth=2, containers=52, values=200))
+    assert error.status == 400
+
+
+def test_objects_count_as_depth_and_containers() -> None:
+    deep_objects = '{"a":' * 4 + "1" + "}" * 4
+    check_json_cost(deep_objects, limits(depth=4, containers=4))
+    assert refusal(deep_objects, limits(depth=3, containers=4)).status == 400
+    assert refusal(deep_objects, limits(depth=10, containers=3)).status == 413
+
+
+@pytest.mark.parametrize("count", [9, 10, 11])
+def test_container_boundary(count: int) -> None:
+    text = "[" + ",".join(["{}"] * (count - 1)) + "]"
+    given = limits(depth=100, containers=10, values=100)
+    if count <= 10:
+        check_json_cost(text, given)
+        return
+    error = refusal(text, given)
+    assert error.status == 413
+    assert str(error) == "The JSON holds more than 10 arrays and objects (11)."
+
+
+@pytest.mark.parametrize("count", [9, 10, 11])
+def test_value_boundary(count: int) -> None:
+    text = "[" + ",".join(["7"] * (count - 1)) + "]"  # counted: (count - 2) commas + 1 container + 1 = count
+    given = limits(depth=100, containers=100, values=10)
+    if count <= 10:
+        check_json_cost(text, given)
+        return
+    error = refusal(text, given)
+    assert error.status == 413
+    assert str(error) == f"The JSON holds more than 10 values (up to {count})."
+
+
+def test_brackets_and_commas_inside_strings_do_not_count() -> None:
+    text = json.dumps({"a": "[[[[{{{{,,,,,,]]]", "b": ["x,[", '\\"[[', '"{{'], "c": "]]]]}"})
+    assert text.count("[") + text.count("{") > 2 and text.count(",") > 4  # the raw count alone would refuse
+    check_json_cost(text, limits(depth=2, containers=2, values=7))
+    assert refusal(text, limits(depth=2, containers=2, values=6)).status == 413
+    assert refusal(text, limits(depth=1, containers=2, values=7)).status == 400
+
+
+def test_escaped_quotes_keep_the_string_open() -> None:
+    text = json.dumps(["a\\", 'x"[[[[[[', 'y\\"{{{{{'])
+    check_json_cost(text, limits(depth=1, containers=1, values=4))
+    assert refusal(text, limits(depth=1, containers=1, values=3)).status == 413
+
+
+def test_an_unterminated_string_ends_the_count_without_failing() -> None:
+    """Invalid JSON is the parser's business (a 400 later); the check must stay linear on it."""
+    text = '["' + '\\"[' * 200_000
+    check_json_cost(text, limits(depth=1, containers=1, values=2))
+    trailing_backslash = '[["x\\'
+    assert refusal(trailing_backslash + "[[[", limits(depth=1, containers=1)).status == 413
+    check_json_cost('"abc\\', limits(depth=1, containers=1, values=1))
+
+
+def test_fast_path_boundaries_are_exact() -> None:
+    """At the limit on the raw count nothing more is done; one past it the exact count decides."""
+    text = "[[1,2]]"  # 2 containers, depth 2, values 1 comma + 2 + 1 = 4
+    check_json_cost(text, limits(depth=2, containers=2, values=4))
+    assert refusal(text, limits(depth=1, containers=2, values=4)).status == 400
+    assert refusal(text, limits(depth=2, containers=1, values=4)).status == 413
+    assert refusal(text, limits(depth=2, containers=2, values=3)).status == 413
+
+
+@pytest.mark.parametrize(
+    ("skeleton", "depth"),
+    [
+        ("", 0),
+        ("1", 0),
+        ("[]", 1),
+        ("{}", 1),
+        ("[[]]", 2),
+        ("[{}][]", 2),
+        ("[][][]", 1),
+        ("[][[]]", 2),
+        ("{}{{}}", 2),
+        ("{:[1,{:[]}]}", 4),
+    ],
+)
+def test_json_depth(skeleton: str, depth: int) -> None:
+    assert json_depth(skeleton) == depth
+
+
+def test_a_huge_body_of_brackets_is_refused_on_the_count_alone() -> None:
+    text = "[" + "[]," * 1_000_000 + "[]]"
+    error = refusal(text, RequestLimits())
+    assert error.status == 413 and "(1000002)" in str(error)
+
+
+def test_request_limits_from_the_environment() -> None:
+    assert request_limits({}) == RequestLimits()
+    env = {
+        "ICON_RUNTIME_MAX_BODY_BYTES": "1024",
+        "ICON_RUNTIME_MAX_JSON_DEPTH": "7",
+        "ICON_RUNTIME_MAX_JSON_CONTAINERS": "8",
+        "ICON_RUNTIME_MAX_JSON_VALUES": "9",
+    }
+    assert request_limits(env) == RequestLimits(1024, 7, 8, 9)
+    for bad in ("0", "-5", "lots", " "):
+        assert request_limits({"ICON_RUNTIME_MAX_JSON_VALUES": bad}).max_json_values == DEFAULT_MAX_JSON_VALUES
+
+
+def test_limits_cannot_be_changed_after_start() -> None:
+    given = RequestLimits()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.max_json_depth = 10**6  # type: ignore[misc]
+
+
+class _MustNotRun:
+    def sub(self, *args: object) -> str:
+        raise AssertionError("the exact scan ran although the raw count was within every limit")
+
+
+def test_the_exact_scan_is_skipped_when_the_raw_count_is_within_every_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Almost every real message: parsed at once, with no copy of its text."""
+    monkeypatch.setattr(_limits, "_STRING", _MustNotRun())
+    text = '[{"a": [1, 2]}, "[{"]'  # raw: 5 opening brackets, 2 commas; exact: 3 containers
+    check_json_cost(text, limits(depth=5, containers=5, values=2 + 5 + 1))
+    with pytest.raises(AssertionError, match="exact scan ran"):
+        check_json_cost(text, limits(depth=4, containers=5, values=8))
+    with pytest.raises(AssertionError, match="exact scan ran"):
+        check_json_cost(text, limits(depth=5, containers=4, values=8))
+    with pytest.raises(AssertionError, match="exact scan ran"):
+        check_json_cost(text, limits(depth=5, containers=5, values=7))
+
+
+def test_the_depth_walk_is_skipped_when_containers_cannot_be_too_deep(monkeypatch: pytest.MonkeyPatch) -> None:
+    def must_not_walk(skeleton: str) -> int:
+        raise AssertionError("walked the brackets although there are no more containers than the depth limit")
+
+    monkeypatch.setattr(_limits, "json_depth", must_not_walk)
+    text = json.dumps([[["[[[[[["]]])  # exact: 3 containers; raw: 9 brackets
+    check_json_cost(text, limits(depth=3, containers=3, values=10))
+    with pytest.raises(AssertionError, match="walked the brackets"):
+        check_json_cost(text, limits(depth=2, containers=3, values=10))
+
+
+# --- BodyReader: reading within the limit, then the checks, then the parse ---------------------------
+
+
+class _Trickle:
+    """A request stream that hands out at most ``step`` bytes per read, and counts the reads."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.reads, self.asked = data, step, 0, []
+
+    def read(self, size: int) -> bytes:
+        self.reads += 1
+        self.asked.append(size)
+        piece, self.data = self.data[: min(size, self.step)], self.data[min(size, self.step) :]
+        return piece
+
+
+def reader(max_bytes: int = 10, **json_limits: int) -> BodyReader:
+    return BodyReader(RequestLimits(max_body_bytes=max_bytes, **json_limits))
+
+
+def test_read_collects_short_reads_up_to_the_declared_length() -> None:
+    stream = _Trickle(b"0123456789", 3)
+    assert reader().read(stream, 10) == b"0123456789"
+    assert stream.reads == 4 and stream.asked == [10, 7, 4, 1]
+
+
+def test_read_stops_at_the_end_of_a_shorter_body() -> None:
+    stream = _Trickle(b"01234", 2)
+    assert reader().read(stream, None) == b"01234"
+    assert stream.reads == 4  # 2 + 2 + 1, then the empty read that ends it
+
+
+def test_read_of_a_chunked_body_notices_one_byte_too_many() -> None:
+    assert reader().read(_Trickle(b"x" * 10, 4), None) == b"x" * 10
+    with pytest.raises(BodyError) as error:
+        reader().read(_Trickle(b"x" * 11, 4), None)
+    assert error.value.status == 413
+    assert str(error.value) == "The request body is larger than the limit of 10 bytes."
+    big = _Trickle(b"x" * 100, 100)
+    with pytest.raises(BodyError):
+        reader().read(big, None)
+    assert big.asked == [11]  # never more than the limit + 1 is asked for
+
+
+def test_read_chunks_are_bounded() -> None:
+    stream = _Trickle(b"y" * (3 * 1024 * 1024), 10**9)
+    assert len(reader(4 * 1024 * 1024).read(stream, 3 * 1024 * 1024)) == 3 * 1024 * 1024
+    assert stream.asked == [1024 * 1024] * 3
+
+
+def test_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    stream = _Trickle(b"x" * 11, 100)
+    with pytest.raises(BodyError) as error:
+        reader().read(stream, 11)
+    assert error.value.status == 413 and stream.reads == 0
+    assert reader().read(_Trickle(b"x" * 10, 100), 10) == b"x" * 10
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "words"),
+    [
+        (b"", 400, "empty"),
+        (b" \n\t ", 400, "empty"),
+        (b"\xff{}", 400, "not valid UTF-8 (byte 0)"),
+        (b'{"a": \xc3\x28}', 400, "not valid UTF-8 (byte 6)"),
+        (b"{", 400, "not valid JSON"),
+        (b"[[[]]]", 400, "deeper than 2 levels"),
+        (b"[[],[],[]]", 413, "more than 3 arrays"),
+        (b"[1,2,3,4]", 413, "more than 4 values"),
+    ],
+)
+def test_decode_refusals(data: bytes, status: int, words: str) -> None:
+    with pytest.raises(BodyError) as error:
+        reader(100, max_json_depth=2, max_json_containers=3, max_json_values=4).decode(data)
+    assert error.value.status == status and words in str(error.value)
+
+
+def test_decode_accepts_within_the_limits() -> None:
+    assert reader(100, max_json_depth=2, max_json_containers=3, max_json_values=6).decode(b"[[],[1,2]]") == [[], [1, 2]]
+    assert reader(100).decode(bytearray(b' {"a": 1} ')) == {"a": 1}
+
+
+def test_load_reads_checks_and_parses() -> None:
+    assert reader(100).load(_Trickle(b'{"a": [1]}', 4), None) == {"a": [1]}
+
+
+def test_a_custom_decoder_is_used_and_its_recursion_is_a_400() -> None:
+    class Upper(json.JSONDecoder):
+        def decode(self, s: str, *args: object, **kwargs: object) -> object:
+            return {"decoded": s.strip()}
+
+    class Recursing(json.JSONDecoder):
+        def decode(self, s: str, *args: object, **kwargs: object) -> object:
+            raise RecursionError
+
+    assert BodyReader(RequestLimits(), decoder=Upper).decode(b"[1]") == {"decoded": "[1]"}
+    with pytest.raises(BodyError) as error:
+        BodyReader(RequestLimits(max_json_depth=7), decoder=Recursing).decode(b"[1]")
+    assert error.value.status == 400 and str(error.value) == "The JSON nests deeper than 7 levels."
+
+
+def test_too_large_message_names_the_limit() -> None:
+    assert reader(1234).too_large_message == "The request body is larger than the limit of 1234 bytes."
+    assert BodyReader().max_bytes == DEFAULT_MAX_BODY_BYTES
+
+
+def test_a_chunked_body_is_not_given_a_buffer_of_the_limit() -> None:
+    """Only a declared length is allocated up front; a chunked body grows with what arrives."""
+    huge = BodyReader(RequestLimits(max_body_bytes=1 << 40))
+    assert huge.read(_Trickle(b"abc", 2), None) == b"abc"
+
+
+def test_a_body_shorter_than_declared_is_cut_to_what_arrived() -> None:
+    assert reader().read(_Trickle(b"abc", 2), 9) == b"abc"
