@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import insightconnect_plugin_runtime
+from icon_example.encoding import Opaque
 
-from ...encoding import Opaque
 from .schema import Component, LeakEverywhereInput, LeakEverywhereOutput
 
 _urllib3_handler_lock = threading.Lock()
@@ -93,7 +93,7 @@ class LeakEverywhere(insightconnect_plugin_runtime.Action):
             response = requests.get(f"{url}/fail", params={"apikey": secret}, timeout=5)
             self.logger.info(f"{tag} requests answered {response.status_code} for {response.url}")
         self.logger.info(f"{tag} bad extra", broken=Unrenderable(secret))
-        logging.getLogger("icon_example.stdlib").warning("%s mismatched %s %s", tag, secret)
+        logging.getLogger("icon_example.stdlib").warning("%s mismatched %s %s", tag, secret)  # noqa: PLE1206 - on purpose
         if params.get("fail"):
             raise RuntimeError(f"{tag} failed while holding {secret} ({forms['basic']})")
         return {"echo": f"{tag} {secret}", "encoded": [Opaque(secret), secret.encode(), {secret}, self.connection.pin]}
