@@ -92,22 +92,25 @@ def _masked_traceback(exc_type: Any, exc_value: Any, exc_traceback: Any) -> str:
     return IN_FLIGHT.mask_text("".join(traceback.format_exception(exc_type, exc_value, exc_traceback)))
 
 
+def print_thread_exception(args: Any) -> None:
+    """``threading.excepthook``: the standard report of an uncaught thread exception, masked."""
+    if args.exc_type is SystemExit or sys.stderr is None:
+        return
+    name = args.thread.name if args.thread is not None else "unknown"
+    sys.stderr.write(
+        f"Exception in thread {name}:\n{_masked_traceback(args.exc_type, args.exc_value, args.exc_traceback)}"
+    )
+    sys.stderr.flush()
+
+
+def print_uncaught_exception(exc_type: Any, exc_value: Any, exc_traceback: Any) -> None:
+    """``sys.excepthook``: the standard traceback of an uncaught exception, masked."""
+    if sys.stderr is not None:
+        sys.stderr.write(_masked_traceback(exc_type, exc_value, exc_traceback))
+
+
 def _patch_excepthooks() -> None:
     if threading.excepthook is threading.__excepthook__:
-
-        def thread_hook(args: Any) -> None:
-            if args.exc_type is SystemExit or sys.stderr is None:
-                return
-            name = args.thread.name if args.thread is not None else "unknown"
-            text = _masked_traceback(args.exc_type, args.exc_value, args.exc_traceback)
-            sys.stderr.write(f"Exception in thread {name}:\n{text}")
-            sys.stderr.flush()
-
-        threading.excepthook = thread_hook
+        threading.excepthook = print_thread_exception
     if sys.excepthook is sys.__excepthook__:
-
-        def process_hook(exc_type: Any, exc_value: Any, exc_traceback: Any) -> None:
-            if sys.stderr is not None:
-                sys.stderr.write(_masked_traceback(exc_type, exc_value, exc_traceback))
-
-        sys.excepthook = process_hook
+        sys.excepthook = print_uncaught_exception
