@@ -110,7 +110,7 @@ def test_a_broken_record_is_reported_without_its_arguments(held, capsys):
         def __str__(self):
             raise ValueError(f"cannot render {SECRET}")
 
-    logger.warning("%s and %s", SECRET)  # too few arguments
+    logger.warning("%s and %s", SECRET)  # noqa: PLE1206 - too few arguments, on purpose
     logger.warning("value %s", Unrenderable())
     err = capsys.readouterr().err
     assert stream.getvalue() == ""
@@ -122,7 +122,7 @@ def test_a_broken_record_is_reported_without_its_arguments(held, capsys):
 def test_logging_errors_are_silent_when_logging_says_so(held, capsys, monkeypatch):
     monkeypatch.setattr(logging, "raiseExceptions", False)
     logger, _ = _stream_logger("broken.silent")
-    logger.warning("%s and %s", SECRET)
+    logger.warning("%s and %s", SECRET)  # noqa: PLE1206 - on purpose
     assert capsys.readouterr().err == ""
 
 
