@@ -12,8 +12,14 @@ p99 <= half the reference's; RSS per worker <= 70 %; cold start <= half.
 The servers are loaded in turn, round after round, and the median of the rounds is reported: on a
 shared machine this keeps background load from favouring one of them.
 
+A fourth server, ``ours-nomask``, is ours with the process-wide masking filter switched off
+(``ICON_RUNTIME_BENCH_NO_PROCESS_MASKING=1``, a bench-only switch: replies and step logs are still
+masked per execution, but other loggers, threads, handleError and excepthooks are not). The ratio
+``ours/ours-nomask`` is what the filter costs on the action path, measured in the same run.
+
 Environment: BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (3), BENCH_WORKERS (2),
-BENCH_THREADS (4), BENCH_CONCURRENCY ("1,8,64"), BENCH_COLD_RUNS (3), BENCH_ONLY (ours,reference,flask).
+BENCH_THREADS (4), BENCH_CONCURRENCY ("1,8,64"), BENCH_COLD_RUNS (3),
+BENCH_ONLY (ours,ours-nomask,reference,flask).
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,8,64").split(",")]
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-ONLY = set(os.environ.get("BENCH_ONLY", "ours,reference,flask").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "ours,ours-nomask,reference,flask").split(","))
+#: The bench-only switch that turns the process-wide masking filter off (see core's _process_masking).
+NO_PROCESS_MASKING = {"ICON_RUNTIME_BENCH_NO_PROCESS_MASKING": "1"}
 
 FLASK_HELLO = """
 from flask import Flask
@@ -102,7 +110,9 @@ class Target:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "PROMETHEUS", "ICON_RUNTIME"))}
         env.pop("PLUGIN_RUNTIME_ENVIRONMENT", None)
         bin_script = str(SAMPLE / "bin" / "icon_example")
-        if self.name == "ours":
+        if self.name in ("ours", "ours-nomask"):
+            if self.name == "ours-nomask":
+                env.update(NO_PROCESS_MASKING)
             args = ["--bind", "127.0.0.1", "--port", str(port), "--process-workers", str(WORKERS)]
             return [str(self.python), bin_script, "http", *args, "--threads", str(THREADS)], env, self.workdir
         config = {"bind": f"127.0.0.1:{port}", "workers": WORKERS, "threads": THREADS, "worker_class": "gthread"}
@@ -232,6 +242,11 @@ def report(results: dict[str, Result]) -> None:
     if ours is None:
         return
     print("\nratios (target in brackets):")
+    unmasked = results.get("ours-nomask")
+    if unmasked is not None:
+        for concurrency in CONCURRENCY:
+            share = ratio(ours.load[concurrency]["rps"], unmasked.load[concurrency]["rps"])
+            print(f"  req/s with/without the process-wide masking filter c={concurrency}: {share:.3f}")
     if ref is not None:
         for concurrency in CONCURRENCY:
             speedup = ratio(ours.load[concurrency]["rps"], ref.load[concurrency]["rps"])
@@ -269,6 +284,8 @@ def main() -> int:
     targets = []
     if "ours" in ONLY:
         targets.append(Target("ours", ours_venv / "bin" / "python", work))
+    if "ours-nomask" in ONLY:
+        targets.append(Target("ours-nomask", ours_venv / "bin" / "python", work))
     if "reference" in ONLY:
         targets.append(Target("reference", reference_venv() / "bin" / "python", work))
     if "flask" in ONLY:
