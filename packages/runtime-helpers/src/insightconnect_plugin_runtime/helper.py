@@ -96,6 +96,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+_QUERY_AFTER_PATH = re.compile(r"(/[^\s?#'\"<>]*)[?#][^\s'\"<>)]*")
+
+
+def _error_for_log(error: BaseException) -> str:
+    """An error's text without the query strings of the URLs it quotes (``requests`` and ``urllib3``
+    put the full request URL or path in their messages)."""
+    return _QUERY_AFTER_PATH.sub(r"\1", str(error))
+
+
 def _url_for_log(url: Any) -> str:
     """``url`` as log lines and error messages show it: no user info, query string or fragment.
 
@@ -108,6 +117,8 @@ def _url_for_log(url: Any) -> str:
     except ValueError:
         return text.split("?", 1)[0].split("#", 1)[0]
     host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
@@ -923,8 +934,8 @@ def open_url(url: str, timeout: float | None = None, verify: bool = True, **kwar
         logger.error("open_url: %s answered HTTP %s", _url_for_log(url), error.code)
         raise HelperError(f"open_url: {_url_for_log(url)} answered HTTP {error.code}") from error
     except (urllib.error.URLError, OSError) as error:
-        logger.error("open_url: cannot reach %s: %s", _url_for_log(url), error)
-        raise HelperError(f"open_url: cannot reach {_url_for_log(url)}: {error}") from error
+        logger.error("open_url: cannot reach %s: %s", _url_for_log(url), _error_for_log(error))
+        raise HelperError(f"open_url: cannot reach {_url_for_log(url)}: {_error_for_log(error)}") from error
 
 
 def check_url(url: str) -> bool:
@@ -942,7 +953,7 @@ def check_url(url: str) -> bool:
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema):
         raise
     except requests.exceptions.RequestException as error:
-        logger.error("check_url: %s is not reachable: %s", _url_for_log(url), error)
+        logger.error("check_url: %s is not reachable: %s", _url_for_log(url), _error_for_log(error))
         return False
 
 
@@ -952,7 +963,7 @@ def check_url_modified(url: str) -> bool:
         response = requests.head(url, timeout=URL_CHECK_TIMEOUT_SECONDS)
         response.raise_for_status()
     except requests.exceptions.RequestException as error:
-        logger.info("check_url_modified: %s: %s", _url_for_log(url), error)
+        logger.info("check_url_modified: %s: %s", _url_for_log(url), _error_for_log(error))
         return False
     return response.status_code == 200
 
@@ -986,7 +997,7 @@ def get_url_filename(url: str) -> str | None:
     try:
         response = requests.head(url, timeout=URL_CHECK_TIMEOUT_SECONDS, allow_redirects=True)
     except requests.exceptions.RequestException as error:
-        logger.error("get_url_filename: %s: %s", _url_for_log(url), error)
+        logger.error("get_url_filename: %s: %s", _url_for_log(url), _error_for_log(error))
         return None
     try:
         name = get_url_content_disposition(response.headers)
