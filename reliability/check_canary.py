@@ -195,16 +195,25 @@ def run(options) -> list[Figure]:
     ]
 
 
-#: Kinds of place searched by the concurrent part, by a piece of the place name.
+#: Kinds of place searched by the concurrent part.
 _PLACE_KINDS = (
-    ("replies (concurrent clients, encoder output, exceptions)", "/reply"),
+    ("spans (server, step, outgoing requests)", "span"),
+    ("replies (concurrent clients, encoder output, exceptions)", "reply"),
     ("server logs (threads, helpers, third-party loggers, handleError)", "server-log"),
-    ("/metrics", "/metrics"),
-    ("spans (server, step, outgoing requests)", "/span/"),
+    ("/metrics", "metrics"),
     ("one-shot stdout", "stdout"),
     ("one-shot stderr (threads, helpers, handleError)", "stderr"),
     ("trigger events", "trigger-event"),
 )
+
+
+def _place_kind(place: str) -> str:
+    """``span`` for any exported span, else the last part of the place name (``.../reply``)."""
+    if "/span/" in place:
+        return "span"
+    if "/trigger-event/" in place:
+        return "trigger-event"
+    return place.rsplit("/", 1)[1].replace("trigger-", "")
 
 
 def _concurrent_canaries(work: Path) -> list[Figure]:
@@ -234,8 +243,8 @@ def _concurrent_canaries(work: Path) -> list[Figure]:
             "; ".join(problems[:4]),
         ),  # fmt: skip
     ]
-    for label, piece in _PLACE_KINDS:
-        searched = [place for place in places if piece in place]
+    for label, kind in _PLACE_KINDS:
+        searched = [place for place in places if _place_kind(place) == kind]
         leaked = [place for place in searched if place in found]
         detail = "; ".join(f"{place}: {found[place][:2]}" for place in leaked[:3])
         figures.append(at_most(check, f"canary forms found in {len(searched)} {label}", len(leaked), 0, detail))
