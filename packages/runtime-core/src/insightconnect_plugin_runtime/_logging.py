@@ -149,7 +149,12 @@ class JSONFormatter(logging.Formatter):
         return _mask(json.dumps(payload, default=str))
 
 
+_edge_masking = False
+
+
 def _mask(text: str) -> str:
+    if _edge_masking:
+        return text  # logging.Handler.format masks every handler's output (see _process_masking)
     execution = current_execution()
     return execution.masker.mask_text(text) if execution is not None else text
 
@@ -159,9 +164,12 @@ _configured = threading.Lock()
 
 
 def plugin_stdlib_logger() -> logging.Logger:
+    global _edge_masking
     from ._process_masking import install
 
-    install()  # every logger and handler of the process masks from now on (once; then free)
+    # Every handler of the process masks its output from now on (once; then free), with the secrets
+    # of every execution in flight: the formatters below need not mask a second time.
+    _edge_masking = install()
     logger = logging.getLogger(PLUGIN_LOGGER_NAME)
     with _configured:
         if not any(isinstance(h, _CaptureHandler) for h in logger.handlers):

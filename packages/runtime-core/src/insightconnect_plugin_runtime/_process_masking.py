@@ -38,22 +38,27 @@ _installed = False
 _lock = threading.Lock()
 
 
-def install() -> None:
-    """Install the process-wide masking (idempotent, thread-safe)."""
-    global _installed
+_active = False
+
+
+def install() -> bool:
+    """Install the process-wide masking (idempotent, thread-safe); True when it is in place."""
+    global _installed, _active
     if _installed:
-        return
+        return _active
     with _lock:
         if _installed:
-            return
+            return _active
         _installed = True
-    if os.environ.get(BENCH_SWITCH) == "1":
-        return
-    _patch_handlers()
-    _patch_excepthooks()
-    from . import _thread_context
+        if os.environ.get(BENCH_SWITCH) == "1":
+            return False
+        _patch_handlers()
+        _patch_excepthooks()
+        from . import _thread_context
 
-    _thread_context.install()
+        _thread_context.install()
+        _active = True
+    return True
 
 
 def _patch_handlers() -> None:
