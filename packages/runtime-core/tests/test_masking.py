@@ -322,3 +322,16 @@ def test_only_a_non_empty_object_is_a_connection():
     for not_a_connection in ("secret-text", ["token", {"token": "xyz1"}], 12345, None, {}):
         assert connection_secrets(not_a_connection) == ()
         assert masker_for(not_a_connection) is NO_MASKER
+
+
+def test_encoder_output_is_masked_without_touching_envelope_keys():
+    masker = SecretMasker(["status"])
+    text = json.dumps({"body": {"status": "ok", "output": {"x": "status"}}, "version": "v1", "type": "status"})
+    assert json.loads(masker.mask_envelope_json(text)) == {
+        "body": {"status": "ok", "output": {"x": MASK}},
+        "version": "v1",
+        "type": MASK,
+    }
+    clean = json.dumps({"body": {"log": "nothing here"}})
+    assert masker.mask_envelope_json(clean) is clean
+    assert NO_MASKER.mask_envelope_json("{not json") == "{not json"

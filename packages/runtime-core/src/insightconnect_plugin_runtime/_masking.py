@@ -310,6 +310,14 @@ class SecretMasker:
             for key, item in envelope.items()
         }  # fmt: skip
 
+    def mask_envelope_json(self, text: str) -> str:
+        """JSON text of an envelope (as a plugin's ``custom_encoder`` wrote it), masked like
+        :meth:`mask_envelope`: the encoder may render values the structural masking never saw, and
+        masking the text directly would also rewrite the envelope's keys when a secret equals one."""
+        if not self.secrets or self.mask_text(text) == text:
+            return text
+        return json.dumps(self.mask_envelope(json.loads(text)))
+
 
 NO_MASKER = SecretMasker(())
 

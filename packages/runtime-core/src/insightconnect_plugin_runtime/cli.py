@@ -220,8 +220,8 @@ class CLI:
         mask_text = masker.mask_text if masker is not None else (lambda text: text)
         try:
             text = json.dumps(reply, cls=self.plugin.custom_encoder)
-            if self.plugin.custom_encoder is not None:
-                text = mask_text(text)  # the encoder may have rendered values the masker never saw
+            if self.plugin.custom_encoder is not None and masker is not None:
+                text = masker.mask_envelope_json(text)  # the encoder may render values never masked
         except (TypeError, ValueError) as error:
             body = reply.get("body", {})
             problem = mask_text(f"The step result cannot be written as JSON: {error}")

@@ -341,7 +341,7 @@ class Endpoints:
             if self.encoder is None:
                 text = json.dumps(reply)
             else:  # the encoder may render values (objects, bytes, numbers) the envelope masking never saw
-                text = self._masker(message).mask_text(json.dumps(reply, cls=self.encoder))
+                text = self._masker(message).mask_envelope_json(json.dumps(reply, cls=self.encoder))
         except (TypeError, ValueError) as error:
             problem = f"The step result cannot be written as JSON: {error}"
             log.error(self._masker(message).mask_text(problem))
