@@ -4,20 +4,29 @@ Installs the chart into the live 1.20 cluster and asserts: pods become ready; a 
 during a rolling restart succeeds and no request fails; a pod told to shut down (admin shutdown, pod
 deletion) leaves the Service's endpoints before its server stops; load scales the Deployment out and
 back in with no failed request; a trigger killed mid-run (SIGKILL, then pod deletion) resumes from the
-checkpoint on its PersistentVolume with no event lost or duplicated. Every wait is bounded. Prints the
-figures and writes them as JSON.
+checkpoint on its PersistentVolume with no event lost or duplicated; silent TCP connections held to the
+metrics adapter all through autoscaling do not stop the HPA reading its metrics; admin calls from a pod of
+another namespace are refused (admin on: no or a wrong token; after `helm upgrade` to the chart's default,
+admin off), saying whether the network policy or the runtime's status refused them; the upgrade keeps
+the adapter's CA and certificate and restarts neither the adapter nor the trigger. Every wait is bounded.
+Prints the figures and writes them as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -99,8 +108,9 @@ def wait_until(predicate, limit: float, what: str, interval: float = 0.5):  # ty
         time.sleep(interval)
 
 
-def post(url: str, body: bytes, timeout: float = 30) -> int:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+def post(url: str, body: bytes, timeout: float = 30, headers: dict[str, str] | None = None) -> int:
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             answer.read()
@@ -311,13 +321,22 @@ def watch_pod_shutdown(c: Cluster, pod: dict, trigger, svc: str) -> dict[str, fl
     return {k: (round(v, 2) if v is not None else None) for k, v in marks.items()}
 
 
+def admin_token(c: Cluster) -> str:
+    """The token the chart made for the admin endpoints (http.admin.enabled, no existingSecret)."""
+    data = c.get("secret", f"{c.args.fullname}-admin")["data"]
+    return base64.b64decode(data["token"]).decode()
+
+
 @timed("admin shutdown leaves the Service first")
 def admin_shutdown(c: Cluster, svc: str) -> None:
     pod = c.ready_http_pods()[0]
     name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
     restarts = pod["status"]["containerStatuses"][0]["restartCount"]
     load = Load(svc + "/api/v1/actions/say_hello", rate=3).start()
-    marks = watch_pod_shutdown(c, pod, lambda: post(f"http://{ip}:{c.args.port}/api/v1/admin/shutdown", b"", 10), svc)
+    auth = {"Authorization": f"Bearer {admin_token(c)}"}
+    marks = watch_pod_shutdown(
+        c, pod, lambda: post(f"http://{ip}:{c.args.port}/api/v1/admin/shutdown", b"", 10, auth), svc
+    )
     result = load.stop()
     FIGURES["admin_shutdown_left_service_s"] = marks["left"]
     FIGURES["admin_shutdown_server_stopped_s"] = marks["stopped"]
@@ -374,10 +393,33 @@ def autoscale(c: Cluster, svc: str) -> None:
         conditions = {x["type"]: x["status"] for x in status.get("conditions", [])}
         return conditions.get("ScalingActive") == "True" and bool(status.get("currentMetrics"))
 
+    idle = IdleConnections(adapter_ip(c), a.adapter_port, count=4).start()
+    try:
+        _autoscale(c, svc, metric_served, idle)
+    finally:
+        held = idle.stop()
+    FIGURES["adapter_idle_connections"] = held
+    check(
+        held["opened"] > 0 and held["closed_by_adapter"] > 0,
+        f"{held['count']} silent TCP connections held to the adapter all through autoscaling"
+        f" ({held['opened']} opened, {held['closed_by_adapter']} closed by the adapter after its handshake"
+        f" timeout, longest held {held['longest_held_s']} s) while the HPA read its metrics",
+    )
+
+
+def _autoscale(c: Cluster, svc: str, metric_served, idle) -> None:  # type: ignore[no-untyped-def]
+    a = c.args
+    time.sleep(1)  # the silent connections are open before the first metric query
     started = time.monotonic()
     wait_until(metric_served, 240, "HPA reading the custom metric (ScalingActive)", interval=2)
     FIGURES["hpa_metric_active_after_s"] = round(time.monotonic() - started, 1)
     log(f"HPA active: {json.dumps(hpa_status(c).get('currentMetrics'))}")
+    took, answer = metrics_api(c)
+    FIGURES["metrics_api_seconds_with_idle_connections"] = took
+    check(
+        answer.get("kind") == "MetricValueList" and idle.open_now() > 0,
+        f"metrics API through the aggregator answered in {took} s with {idle.open_now()} silent connections open",
+    )
     load = Load(svc + "/api/v1/actions/say_hello", rate=a.load_rate).start()
     started = time.monotonic()
     peak, reached_at = 0, None
@@ -421,6 +463,246 @@ def autoscale(c: Cluster, svc: str) -> None:
     FIGURES["scale_in_failed_requests"] = res["failed"]
     check(True, f"scaled back in to {a.min_replicas} in {FIGURES.get('scale_in_seconds')} s")
     check(res["failed"] == 0, f"scale-in: {res['requests']} requests, {res['failed']} failed {res['statuses']}")
+
+
+def adapter_ip(c: Cluster) -> str:
+    sel = f"app.kubernetes.io/instance={c.args.release},app.kubernetes.io/component=metrics-adapter"
+    pods = [p for p in c.get("pods", "-l", sel)["items"] if p["status"].get("podIP")]
+    return pods[0]["status"]["podIP"]
+
+
+def metrics_api(c: Cluster) -> tuple[float, dict]:
+    """One custom-metrics query through the API server's aggregator (as the HPA makes it)."""
+    selector = urllib.parse.quote(f"app.kubernetes.io/instance={c.args.release},app.kubernetes.io/component=http")
+    path = f"/apis/custom.metrics.k8s.io/v1beta1/namespaces/{c.ns}/pods/*/http_requests_per_second"
+    started = time.monotonic()
+    out = c.kubectl("get", "--raw", f"{path}?labelSelector={selector}", timeout=30)
+    return round(time.monotonic() - started, 2), json.loads(out)
+
+
+class IdleConnections:
+    """Keeps `count` TCP connections open to the adapter that never send a byte (reopened when closed)."""
+
+    def __init__(self, host: str, port: int, count: int) -> None:
+        self.host, self.port, self.count = host, port, count
+        self.opened = self.closed_by_peer = 0
+        self.longest = 0.0
+        self.open = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._hold, daemon=True) for _ in range(count)]
+
+    def _hold(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sock = socket.create_connection((self.host, self.port), timeout=5)
+            except OSError:
+                self.stopping.wait(0.5)
+                continue
+            opened = time.monotonic()
+            with self.lock:
+                self.opened += 1
+                self.open += 1
+            sock.settimeout(0.5)
+            closed = False
+            while not self.stopping.is_set():
+                try:
+                    if sock.recv(1) == b"":
+                        closed = True
+                        break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    closed = True
+                    break
+            sock.close()
+            with self.lock:
+                self.open -= 1
+                self.closed_by_peer += closed
+                self.longest = max(self.longest, time.monotonic() - opened)
+
+    def open_now(self) -> int:
+        with self.lock:
+            return self.open
+
+    def start(self) -> IdleConnections:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self) -> dict[str, object]:
+        self.stopping.set()
+        for t in self.threads:
+            t.join(5)
+        return {
+            "count": self.count,
+            "opened": self.opened,
+            "closed_by_adapter": self.closed_by_peer,
+            "longest_held_s": round(self.longest, 1),
+        }
+
+
+def served_certificate(c: Cluster) -> tuple[str, str]:
+    """(sha256 of the certificate the adapter serves, sha256 of the APIService's caBundle), after checking
+    that the caBundle verifies the served certificate for the Service's DNS name."""
+    ca = base64.b64decode(c.get("apiservice", "v1beta1.custom.metrics.k8s.io")["spec"]["caBundle"]).decode()
+    ip, name = adapter_ip(c), f"{c.args.fullname}-metrics-adapter.{c.ns}.svc"
+    pem = ssl.get_server_certificate((ip, c.args.adapter_port), timeout=10)
+    context = ssl.create_default_context(cadata=ca)
+    with socket.create_connection((ip, c.args.adapter_port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=name):
+            pass  # raises unless the caBundle vouches for the served certificate
+    return hashlib.sha256(pem.encode()).hexdigest()[:16], hashlib.sha256(ca.encode()).hexdigest()[:16]
+
+
+INTRUDER = """
+import json, sys, urllib.request, urllib.error
+for url in sys.argv[1:]:
+    for auth in (None, "Bearer wrong-token"):
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = auth
+        request = urllib.request.Request(url, data=b"{}", headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                result = {"status": answer.status}
+        except urllib.error.HTTPError as error:
+            result = {"status": error.code}
+        except OSError as error:
+            result = {"network_error": f"{type(error).__name__}: {error}"}
+        print(json.dumps({"url": url, "token": bool(auth), **result}), flush=True)
+"""
+
+
+def admin_from_another_pod(c: Cluster, label: str) -> dict[str, object]:
+    """Admin calls (no token, a wrong token) from a pod of another namespace to every http pod."""
+    a = c.args
+    urls = [
+        f"http://{p['status']['podIP']}:{a.port}{path}"
+        for p in c.ready_http_pods()
+        for path in ("/api/v1/workers/add", "/api/v1/admin/shutdown")
+    ]
+    name = f"intruder-{label}"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "intruder"},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+            "containers": [
+                {
+                    "name": "call",
+                    "image": a.image,
+                    "imagePullPolicy": "Never",
+                    "command": ["python3", "-c", INTRUDER, *urls],
+                    "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
+                }
+            ],
+        },
+    }
+    c.kubectl("create", "namespace", "intruder", check_rc=False)
+
+    def create() -> bool:  # refused until the namespace's default service account exists
+        out = subprocess.run(
+            [a.kubectl, "apply", "-f", "-"], input=json.dumps(pod), text=True, env=c.env, capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+        return out.returncode == 0
+
+    wait_until(create, 60, f"pod intruder/{name} created", interval=1)
+    phase = wait_until(
+        lambda: (
+            json.loads(c.kubectl("-n", "intruder", "get", "pod", name, "-o", "json"))["status"].get("phase")
+            in ("Succeeded", "Failed")
+            and json.loads(c.kubectl("-n", "intruder", "get", "pod", name, "-o", "json"))["status"]["phase"]
+        ),
+        120,
+        f"pod intruder/{name} finished",
+    )
+    lines = [json.loads(x) for x in c.kubectl("-n", "intruder", "logs", name).splitlines() if x.startswith("{")]
+    refused = {
+        "calls": len(lines),
+        "by_network": sum("network_error" in x for x in lines),
+        "by_status": {},
+        "accepted": [x for x in lines if "status" in x and x["status"] < 400],
+    }
+    for x in lines:
+        if "status" in x:
+            refused["by_status"][str(x["status"])] = refused["by_status"].get(str(x["status"]), 0) + 1  # type: ignore[index]
+    log(f"{name} ({phase}): " + "; ".join(json.dumps(x) for x in lines))
+    return refused
+
+
+def _all_refused(result: dict, statuses: set[str]) -> bool:
+    by_status = result["by_status"]
+    return (
+        result["calls"] > 0
+        and not result["accepted"]
+        and set(by_status) <= statuses
+        and result["by_network"] + sum(by_status.values()) == result["calls"]
+    )
+
+
+def _how(result: dict) -> str:
+    """Which layer refused the calls: the runtime (its status) or the network policy (no connection)."""
+    parts = [
+        f"{'the runtime: HTTP' if int(code) >= 400 else 'nothing, ACCEPTED with HTTP'} {code} x{n}"
+        for code, n in sorted(result["by_status"].items())
+    ]
+    if result["by_network"]:
+        parts.append(f"no connection (the network policy, where the CNI enforces it) x{result['by_network']}")
+    return ", ".join(parts) or "no call made"
+
+
+@timed("admin calls from another namespace refused; helm upgrade keeps the adapter's CA")
+def admin_refused_and_upgrade(c: Cluster, values: Path) -> None:
+    a = c.args
+    on = admin_from_another_pod(c, "admin-on")
+    FIGURES["admin_from_other_namespace_admin_on"] = on
+    check(
+        _all_refused(on, {"401"}),
+        f"admin on, token required: {on['calls']} calls without or with a wrong token; refused by {_how(on)}",
+    )
+    cert_before, ca_before = served_certificate(c)
+    adapter_uid = c.get("pods", "-l", "app.kubernetes.io/component=metrics-adapter")["items"][0]["metadata"]["uid"]
+    sts = f"{a.fullname}-trigger-greeting"
+    trigger_uid = c.get("pod", f"{sts}-0")["metadata"]["uid"]
+    upgraded = json.loads(values.read_text())
+    upgraded["http"] = {"admin": {"enabled": False}}  # the chart's default
+    values.write_text(json.dumps(upgraded))
+    started = time.monotonic()
+    out = subprocess.run(
+        [a.helm, "upgrade", a.release, a.chart, "-n", c.ns, "-f", str(values), "--wait", "--timeout", "240s",
+         "--server-side=false"],
+        capture_output=True, text=True, env=c.env, timeout=300,
+    )  # fmt: skip
+    FIGURES["helm_upgrade_seconds"] = round(time.monotonic() - started, 1)
+    check(out.returncode == 0, f"helm upgrade --wait ({out.stderr.strip()[-300:] or 'upgraded'})")
+    c.kubectl("-n", c.ns, "rollout", "status", f"deployment/{a.fullname}", "--timeout=240s", timeout=260)
+    cert_after, ca_after = served_certificate(c)
+    adapter_uid_after = c.get("pods", "-l", "app.kubernetes.io/component=metrics-adapter")["items"][0]["metadata"][
+        "uid"
+    ]
+    FIGURES["upgrade_adapter_cert_sha256"] = {"before": cert_before, "after": cert_after}
+    FIGURES["upgrade_caBundle_sha256"] = {"before": ca_before, "after": ca_after}
+    check(
+        cert_before == cert_after and ca_before == ca_after,
+        f"helm upgrade kept the CA ({ca_before} -> {ca_after}) and the served certificate"
+        f" ({cert_before} -> {cert_after}); the caBundle verifies it",
+    )
+    check(adapter_uid == adapter_uid_after, "the adapter was not restarted by the upgrade (same pair)")
+    took, answer = metrics_api(c)
+    check(answer.get("kind") == "MetricValueList", f"metrics API after the upgrade answered in {took} s")
+    trigger_uid_after = c.get("pod", f"{sts}-0")["metadata"]["uid"]
+    check(trigger_uid == trigger_uid_after, "the trigger pod was not restarted by the upgrade (salted checksum stable)")
+    off = admin_from_another_pod(c, "admin-off")
+    FIGURES["admin_from_other_namespace_admin_off"] = off
+    check(
+        _all_refused(off, {"404"}),
+        f"admin off (chart default): {off['calls']} calls from another namespace; refused by {_how(off)}",
+    )
 
 
 @timed("trigger resumes from its checkpoint")
@@ -483,6 +765,7 @@ def main() -> int:
     p.add_argument("--release", default="ex")
     p.add_argument("--dispatcher-port", type=int, default=18080)
     p.add_argument("--port", type=int, default=10001)
+    p.add_argument("--adapter-port", type=int, default=8443)
     p.add_argument("--min-replicas", type=int, default=2)
     p.add_argument("--max-replicas", type=int, default=5)
     p.add_argument("--load-rate", type=float, default=14)
@@ -515,6 +798,8 @@ def main() -> int:
                     },
                 },
                 "metricsAdapter": {"enabled": True},
+                # admin on behind the chart-made token; the upgrade check turns it back off (the default)
+                "http": {"admin": {"enabled": True}},
                 "triggerDefaults": {"persistence": {"storageClassName": "", "size": "1Gi"}},
                 "triggers": [
                     {
@@ -544,6 +829,7 @@ def main() -> int:
         admin_shutdown(c, svc)
         autoscale(c, svc)
         trigger(c, dispatcher)
+        admin_refused_and_upgrade(c, values)
     dispatcher.stop()
     FIGURES["failures"] = FAILURES
     Path(args.figures).write_text(json.dumps(FIGURES, indent=2))

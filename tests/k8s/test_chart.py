@@ -6,6 +6,9 @@ skipped when no helm binary is found (HELM, .venv-k8s/bin/helm, or helm on PATH)
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -32,7 +35,13 @@ HELM = _helm()
 pytestmark = pytest.mark.skipif(HELM is None, reason="helm is not installed (make k8s-check installs it)")
 
 
-def render(version: str, *values: str, sets: tuple[str, ...] = (), tmp: Path | None = None) -> list[dict]:
+def render(
+    version: str,
+    *values: str,
+    sets: tuple[str, ...] = (),
+    set_json: tuple[str, ...] = (),
+    set_file: tuple[str, ...] = (),
+) -> list[dict]:
     home = Path(os.environ.get("TMPDIR", "/tmp")) / "icon-k8s-test-helm"
     env = {**os.environ, **{f"HELM_{k}_HOME": str(home / k.lower()) for k in ("CACHE", "CONFIG", "DATA")}}
     command = [HELM, "template", "rel", str(CHART), "--namespace", "plugins", "--kube-version", version]
@@ -40,6 +49,14 @@ def render(version: str, *values: str, sets: tuple[str, ...] = (), tmp: Path | N
         command += ["-f", file]
     for item in sets:
         command += ["--set", item]
+    for item in set_json:
+        command += ["--set-json", item]
+    for item in set_file:  # name=<text>: the text goes through a file (for PEM and other multi-line values)
+        name, _, text = item.partition("=")
+        path = home / f"{name}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        command += ["--set-file", f"{name}={path}"]
     out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     if out.returncode != 0:
         raise AssertionError(out.stderr)
@@ -229,3 +246,196 @@ def test_misconfigurations_fail_the_render():
     assert "must exceed" in render_fails("1.33.0", "http.gracefulTimeout=40")
     assert "must differ" in render_fails("1.33.0", "http.readinessProbe.path=/api/v1/health/live")
     assert "autoscaling.metric" in render_fails("1.33.0", "autoscaling.metric=memory")
+
+
+def _http_env(docs: list[dict]) -> dict[str, dict]:
+    return {e["name"]: e for e in http_deployment(docs)["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def _http_rule(docs: list[dict]) -> dict:
+    (policy,) = by_kind(docs, "NetworkPolicy")
+    (rule,) = [r for r in policy["spec"]["ingress"] if {"port": 10001, "protocol": "TCP"} in r["ports"]]
+    return rule
+
+
+def test_network_policy_admits_only_the_release_namespace_by_default(default):
+    _, docs = default
+    (policy,) = by_kind(docs, "NetworkPolicy")
+    assert policy["metadata"]["namespace"] == "plugins"
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    # A peer with only a podSelector means "pods of the policy's own namespace"; a missing or empty
+    # `from` would admit every source.
+    assert _http_rule(docs)["from"] == [{"podSelector": {}}]
+
+
+def test_network_policy_admits_exactly_the_sources_named():
+    peers = '[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"orchestrator"}}}]'
+    docs = render("1.33.0", sets=(), set_json=(f"networkPolicy.httpFrom={peers}",))
+    assert _http_rule(docs)["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "orchestrator"}}}
+    ]
+
+
+def test_admin_endpoints_are_off_by_default(default):
+    _, docs = default
+    env = _http_env(docs)
+    assert env["ICON_RUNTIME_ADMIN"]["value"] == "off"
+    assert "ICON_RUNTIME_ADMIN_TOKEN" not in env and "ICON_RUNTIME_ADMIN_TOKEN_FILE" not in env
+    assert int(env["ICON_RUNTIME_MAX_WORKERS"]["value"]) >= 1
+    assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"].endswith("-admin")]
+
+
+def test_admin_on_requires_a_token_mounted_from_the_charts_secret():
+    docs = render("1.33.0", sets=("http.admin.enabled=true",))
+    env = _http_env(docs)
+    assert env["ICON_RUNTIME_ADMIN"]["value"] == "on"
+    assert "ICON_RUNTIME_ADMIN_TOKEN" not in env  # the token is a file, not a variable anyone can `describe`
+    path = Path(env["ICON_RUNTIME_ADMIN_TOKEN_FILE"]["value"])
+    pod = http_deployment(docs)["spec"]["template"]["spec"]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == str(path.parent)]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    (secret,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == volume["secret"]["secretName"]]
+    assert volume["secret"]["items"] == [{"key": "token", "path": path.name}]
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert len(token) >= 32 and token.isalnum()
+    # a new random token per first install (an upgrade reads the existing one back with lookup)
+    again = render("1.33.0", sets=("http.admin.enabled=true",))
+    (other,) = [s for s in by_kind(again, "Secret") if s["metadata"]["name"] == secret["metadata"]["name"]]
+    assert other["data"]["token"] != secret["data"]["token"]
+
+
+def test_admin_token_from_an_existing_secret_as_a_variable():
+    docs = render(
+        "1.33.0",
+        sets=(
+            "http.admin.enabled=true",
+            "http.admin.tokenFrom=env",
+            "http.admin.existingSecret=ops-token",
+            "http.admin.existingSecretKey=bearer",
+        ),
+    )
+    env = _http_env(docs)
+    assert env["ICON_RUNTIME_ADMIN_TOKEN"] == {
+        "name": "ICON_RUNTIME_ADMIN_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "ops-token", "key": "bearer"}},
+    }
+    assert "ICON_RUNTIME_ADMIN_TOKEN_FILE" not in env
+    assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"].endswith("-admin")]
+
+
+def test_no_token_value_is_ever_rendered_into_the_pod_spec():
+    for tokens_from in ("file", "env"):
+        docs = render("1.33.0", sets=("http.admin.enabled=true", f"http.admin.tokenFrom={tokens_from}"))
+        (secret,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"].endswith("-admin")]
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        assert token not in json.dumps(http_deployment(docs))
+
+
+def _trigger_parts(docs: list[dict]) -> tuple[str, str, str]:
+    """(annotation, message.json, salt) of the one trigger."""
+    (sts,) = by_kind(docs, "StatefulSet")
+    annotation = sts["spec"]["template"]["metadata"]["annotations"]["checksum/message"]
+    (secret,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == sts["metadata"]["name"]]
+    (salted,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"].endswith("-checksum-salt")]
+    return annotation, secret["stringData"]["message.json"], base64.b64decode(salted["data"]["salt"]).decode()
+
+
+def test_trigger_annotation_is_a_salted_checksum_that_reveals_nothing(full):
+    _, docs = full
+    annotation, message, salt = _trigger_parts(docs)
+    (entry,) = yaml.safe_load(CI_VALUES.read_text())["triggers"]
+    unsalted = {
+        hashlib.sha256(text.encode()).hexdigest()
+        for text in (
+            message,
+            json.dumps(entry, sort_keys=True, separators=(",", ":")),  # Go's toJson of the entry
+            json.dumps(entry["connection"], sort_keys=True, separators=(",", ":")),
+            json.dumps(json.loads(message), sort_keys=True, separators=(",", ":")),
+        )
+    }
+    assert annotation not in unsalted
+    assert len(salt) >= 32 and salt.isalnum()
+    # It is derived from the content (so a changed message rolls the pod): sha256(salt \n message).
+    assert annotation == hashlib.sha256(f"{salt}\n{message}".encode()).hexdigest()
+    # And no annotation or label anywhere carries the connection's values.
+    for doc in docs:
+        meta = json.dumps([doc["metadata"].get("annotations"), doc.get("spec", {}).get("template", {})])
+        assert "Hello" not in meta or doc["kind"] == "Secret"
+
+
+def test_trigger_annotation_follows_the_message():
+    first, _, _ = _trigger_parts(render("1.33.0", str(CI_VALUES)))
+    second, _, _ = _trigger_parts(render("1.33.0", str(CI_VALUES), sets=("triggers[0].connection.greeting_prefix=Hi",)))
+    assert first != second
+
+
+def _adapter(docs: list[dict]) -> tuple[dict, dict, dict | None]:
+    (deployment,) = [
+        d
+        for d in by_kind(docs, "Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "metrics-adapter"
+    ]
+    (api,) = by_kind(docs, "APIService")
+    secrets = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"].endswith("-metrics-adapter-tls")]
+    return deployment, api, (secrets[0] if secrets else None)
+
+
+def test_adapter_pair_is_kept_in_its_secret_and_rolls_the_adapter(full):
+    _, docs = full
+    deployment, api, secret = _adapter(docs)
+    assert secret is not None and secret["type"] == "kubernetes.io/tls"
+    # The CA is stored next to the certificate, which is what an upgrade reads back (lookup).
+    assert secret["data"]["ca.crt"] == api["spec"]["caBundle"]
+    cert = base64.b64decode(secret["data"]["tls.crt"]).decode()
+    ca = base64.b64decode(secret["data"]["ca.crt"]).decode()
+    expected = hashlib.sha256(f"{secret['metadata']['name']}\n{cert}\n{ca}".encode()).hexdigest()
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/tls"] == expected
+    (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls"]
+    assert volume["secret"]["secretName"] == secret["metadata"]["name"]
+    template = (CHART / "templates" / "metrics-adapter.yaml").read_text()
+    assert 'lookup "v1" "Secret" .Release.Namespace $secretName' in template
+
+
+USER_CA = "-----BEGIN CERTIFICATE-----\nMIIBuserCA\n-----END CERTIFICATE-----\n"
+
+
+def test_render_twice_with_a_supplied_pair_keeps_the_ca_and_the_checksum():
+    sets = ("metricsAdapter.tls.existingSecret=adapter-serving",)
+    renders = [
+        render("1.33.0", str(CI_VALUES), sets=sets, set_file=(f"metricsAdapter.tls.caBundle={USER_CA}",))
+        for _ in range(2)
+    ]
+    parts = []
+    for docs in renders:
+        deployment, api, secret = _adapter(docs)
+        assert secret is None  # the user's Secret is used, none is generated
+        (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls"]
+        assert volume["secret"]["secretName"] == "adapter-serving"
+        assert base64.b64decode(api["spec"]["caBundle"]).decode() == USER_CA
+        parts.append(
+            (api["spec"]["caBundle"], deployment["spec"]["template"]["metadata"]["annotations"]["checksum/tls"])
+        )
+    assert parts[0] == parts[1]
+
+
+def test_cert_manager_injects_the_ca():
+    docs = render(
+        "1.33.0",
+        str(CI_VALUES),
+        sets=(
+            "metricsAdapter.tls.existingSecret=adapter-serving",
+            "metricsAdapter.tls.certManagerCertificate=plugins/adapter-serving",
+        ),
+    )
+    _, api, secret = _adapter(docs)
+    assert secret is None and "caBundle" not in api["spec"]
+    assert api["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "plugins/adapter-serving"
+
+
+def test_admin_and_tls_misconfigurations_fail_the_render():
+    assert "maxWorkers" in render_fails("1.33.0", "http.maxWorkers=1", "http.processWorkers=2")
+    assert "tokenFrom" in render_fails("1.33.0", "http.admin.tokenFrom=header")
+    assert "existingSecret" in render_fails(
+        "1.33.0", "metricsAdapter.enabled=true", "metricsAdapter.tls.certManagerCertificate=a/b"
+    )

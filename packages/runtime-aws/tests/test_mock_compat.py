@@ -84,3 +84,41 @@ def test_connection_test_patched_through_the_module_name() -> None:
 def test_close_client_default_patched_on_the_module() -> None:
     with mock.patch.object(aws_client, "is_running_in_cloud", return_value=True):
         assert action_with(mock.MagicMock()).close_client is True
+
+
+def test_run_with_a_class_autospec_of_pagination_helper() -> None:
+    """A plugin test handing AWSAction ``create_autospec(PaginationHelper)`` and scripting its answers."""
+    pages = [{"reservations": [1], "next_token": "t2"}, {"reservations": [2]}]
+    helper = mock.create_autospec(PaginationHelper)
+    helper.check_pagination.side_effect = [True, False]
+    helper.check_total_results.return_value = False
+    helper.merge_responses.return_value = ({"reservations": [1, 2]}, False)
+    action = action_with(mock.MagicMock(), helper)
+    with mock.patch.object(AWSAction, "handle_rest_call", side_effect=pages) as call:
+        assert action.run({"max_results": 1}) == {"reservations": [1, 2]}
+    assert call.call_count == 2
+    helper.merge_responses.assert_called_once_with({"max_results": 1}, pages[1], pages[0])
+    helper.remove_keys.assert_called_once_with({"reservations": [1, 2]})  # no max_pages on the double
+
+
+@pytest.mark.parametrize("max_pages", [None, 3])
+def test_run_with_an_instance_autospec_and_max_pages_set(max_pages: int | None) -> None:
+    helper = mock.create_autospec(PaginationHelper, instance=True)
+    helper.max_pages = max_pages
+    helper.check_pagination.side_effect = [True, True, False]
+    helper.check_total_results.return_value = False
+    helper.merge_responses.side_effect = lambda input_, new, old: ({**new, "n": old.get("n", 1) + 1}, False)
+    action = action_with(mock.MagicMock(), helper)
+    with mock.patch.object(AWSAction, "handle_rest_call", side_effect=[{}, {}, {}]) as call:
+        assert action.run({}) == {"n": 3}
+    assert call.call_count == 3
+    assert helper.remove_keys.called is (max_pages is None)
+
+
+def test_repeated_token_guard_still_stops_a_real_helper() -> None:
+    helper = PaginationHelper(input_token=["next_token"], output_token=["next_token"], result_key=["reservations"])
+    same = {"reservations": [1], "next_token": "again"}
+    action = action_with(mock.MagicMock(), helper)
+    with mock.patch.object(AWSAction, "handle_rest_call", side_effect=[same, dict(same), dict(same)]) as call:
+        action.run({})
+    assert call.call_count == 2  # the second page repeats the token: no third request

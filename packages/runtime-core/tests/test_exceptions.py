@@ -12,6 +12,7 @@ from insightconnect_plugin_runtime.exceptions import (
     HTTPStatusCodes,
     PluginException,
     ResponseExceptionData,
+    UnknownPresetError,
 )
 
 PRESETS = [v for k, v in vars(PluginException.Preset).items() if not k.startswith("_")]
@@ -65,3 +66,34 @@ def test_exceptions_survive_pickling():
 def test_constants():
     assert HTTPStatusCodes.TOO_MANY_REQUESTS == 429 and HTTPStatusCodes.NETWORK_AUTHENTICATION_REQUIRED == 511
     assert ResponseExceptionData.RESPONSE_JSON == "response_json"
+
+
+# -- presets as plugins pass them (issue 17) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("exception", [PluginException, ConnectionTestException, APIException])
+@pytest.mark.parametrize("no_preset", ["", None, 0, False])
+def test_falsy_preset_means_no_preset(exception, no_preset):
+    error = exception(preset=no_preset, cause="Own cause.", assistance="Own assistance.", data="d")
+    assert (error.cause, error.assistance, error.data) == ("Own cause.", "Own assistance.", "d")
+    assert error.preset == no_preset  # kept as given, as the reference does
+    assert "Own cause." in str(error) and "Own assistance." in str(error)
+
+
+@pytest.mark.parametrize("exception", [PluginException, ConnectionTestException])
+def test_unknown_preset_is_a_key_error_naming_the_known_presets(exception):
+    with pytest.raises(KeyError) as caught:
+        exception(preset="no_such_preset", cause="c", assistance="a")
+    error = caught.value
+    assert isinstance(error, UnknownPresetError)
+    message = str(error)
+    assert message.startswith("Unknown exception preset 'no_such_preset'")
+    for preset in PRESETS:
+        assert str(preset) in message
+    assert error.args == ("no_such_preset",)  # what code reading KeyError.args[0] expects
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_unknown_preset_error_survives_pickling():
+    error = pickle.loads(pickle.dumps(UnknownPresetError("x", ["a", "b"])))
+    assert isinstance(error, KeyError) and error.preset == "x"

@@ -1,4 +1,5 @@
-"""OAuth 2.0 client-credentials mixin against a real loopback token endpoint."""
+"""OAuth 2.0 client-credentials mixin (on requests-oauthlib) against a real loopback token endpoint,
+and under the mocks plugins' own tests use."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import json
 import threading
 import time
+import unittest
 from typing import Any
 from unittest import mock
 
@@ -16,6 +18,12 @@ from werkzeug import Request, Response
 
 from insightconnect_plugin_runtime.clients.oauth import OAuth20ClientCredentialMixin, OAuth20ClientMessages
 from insightconnect_plugin_runtime.exceptions import ConnectionTestException, PluginException
+
+
+@pytest.fixture(autouse=True)
+def loopback_over_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loopback endpoints speak plain HTTP: oauthlib's documented switch for local testing."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 class TokenEndpoint:
@@ -231,3 +239,141 @@ def test_plugin_style_mocks_of_session_request() -> None:
 def test_oauth_is_a_requests_session(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/token", method="POST").respond_with_handler(TokenEndpoint())
     assert isinstance(Client(httpserver).oauth, requests.Session)
+
+
+# -- mocks of requests-oauthlib, as the reference's users write them (issue 21) ---------------------
+
+
+class ApiClient(OAuth20ClientCredentialMixin):
+    """Shaped like public plugins' API clients (cisco_umbrella_*): credentials and a fixed token URL."""
+
+    def __init__(self, api_key: str, api_secret: str, token_url: str, api_url: str) -> None:
+        super().__init__(api_key, api_secret, token_url)
+        self.api_url = api_url
+
+    def whoami(self) -> str:
+        return self.oauth.request("GET", self.api_url, timeout=5).text
+
+
+@pytest.fixture
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every attempt to open a connection is recorded and refused."""
+    import socket
+
+    attempts: list[Any] = []
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise OSError("network access in a test that mocks it")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+def test_mocked_fetch_token_makes_no_token_request(httpserver: HTTPServer, no_sockets: list[Any]) -> None:
+    endpoint = TokenEndpoint()
+    httpserver.expect_request("/token", method="POST").respond_with_handler(endpoint)
+    token = {"access_token": "mocked-token", "token_type": "Bearer", "expires_in": 3600}
+    with mock.patch("requests_oauthlib.OAuth2Session.fetch_token", return_value=token) as fetch:
+        client = ApiClient("key", "secret", httpserver.url_for("/token"), httpserver.url_for("/api"))
+        assert client.auth_token["access_token"] == "mocked-token"  # the connection test's call
+    assert no_sockets == [] and endpoint.calls == 0 and httpserver.log == []
+    assert fetch.call_count == 2
+    assert fetch.call_args.kwargs["token_url"] == httpserver.url_for("/token")
+    assert (fetch.call_args.kwargs["client_id"], fetch.call_args.kwargs["client_secret"]) == ("key", "secret")
+
+
+def test_mocked_fetch_token_supplies_the_bearer_of_api_calls(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api").respond_with_handler(api_echo)
+    token = {"access_token": "mocked-token", "token_type": "Bearer"}
+    with mock.patch("requests_oauthlib.OAuth2Session.fetch_token", return_value=token):
+        client = ApiClient("key", "secret", httpserver.url_for("/token"), httpserver.url_for("/api"))
+    assert client.whoami() == "Bearer mocked-token"
+    assert [entry[0].path for entry in httpserver.log] == ["/api"]  # the token endpoint never
+
+
+def test_fetch_token_raising_is_the_clients_plugin_exception() -> None:
+    from oauthlib.oauth2 import InvalidClientError
+
+    with mock.patch("requests_oauthlib.OAuth2Session.fetch_token", side_effect=InvalidClientError()):
+        with pytest.raises(ConnectionTestException) as caught:
+            ApiClient("key", "wrong", "https://auth.example.invalid/token", "https://api.example.invalid/")
+    assert caught.value.cause == OAuth20ClientMessages.PLUGIN_EXCEPTION_CAUSE
+    assert caught.value.assistance == OAuth20ClientMessages.PLUGIN_EXCEPTION_ASSISTANCE
+    assert "InvalidClientError" in caught.value.data
+
+
+def test_session_is_requests_oauthlibs(httpserver: HTTPServer) -> None:
+    from requests_oauthlib import OAuth2Session
+
+    httpserver.expect_request("/token", method="POST").respond_with_handler(TokenEndpoint())
+    client = Client(httpserver)
+    assert isinstance(client.oauth, OAuth2Session)
+    assert client.oauth.token["access_token"] == "token-1"  # fetch_token kept the session's token too
+
+
+class CiscoStyleConnectionTest(unittest.TestCase):
+    """The unittest pattern of public plugins: ``requests.Session.request`` patched in setUp and test."""
+
+    @mock.patch("requests.Session.request", side_effect=fake_service(200))
+    def setUp(self, mock_request: mock.Mock) -> None:
+        self.client = ApiClient("key", "secret", TOKEN_URL, "https://api.example.invalid/whoami")
+        self.token_posts = [c for c in mock_request.call_args_list if c.args[:2] == ("POST", TOKEN_URL)]
+
+    def test_token_request_went_through_the_mock(self) -> None:
+        self.assertEqual(len(self.token_posts), 1)
+        self.assertEqual(self.token_posts[0].kwargs["data"], {"grant_type": "client_credentials"})
+        self.assertEqual(self.client.token["access_token"], "abc")
+
+    @mock.patch("requests.Session.request", side_effect=fake_service(200))
+    def test_api_call_carries_the_token(self, mock_request: mock.Mock) -> None:
+        self.client.whoami()
+        self.assertEqual(mock_request.call_args.kwargs["headers"]["Authorization"], "Bearer abc")
+
+    @mock.patch("requests.Session.request", side_effect=fake_service(400))
+    def test_rejected_credentials(self, mock_request: mock.Mock) -> None:
+        with self.assertRaises(ConnectionTestException) as context:
+            _ = self.client.auth_token
+        self.assertEqual(context.exception.cause, OAuth20ClientMessages.PLUGIN_EXCEPTION_CAUSE)
+        self.assertEqual(context.exception.assistance, OAuth20ClientMessages.PLUGIN_EXCEPTION_ASSISTANCE)
+        self.assertIn("400", context.exception.data)
+
+
+def test_plain_http_is_refused_without_oauthlibs_switch(httpserver: HTTPServer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT")
+    httpserver.expect_request("/token", method="POST").respond_with_handler(TokenEndpoint())
+    with pytest.raises(PluginException) as caught:
+        Client(httpserver)
+    assert "InsecureTransportError" in caught.value.data
+    assert httpserver.log == []  # the secret never left over plain HTTP
+    with mock.patch("requests_oauthlib.OAuth2Session.fetch_token", return_value={"access_token": "t"}):
+        client = Client(httpserver)
+    from oauthlib.oauth2 import InsecureTransportError
+
+    with pytest.raises(InsecureTransportError):
+        client.call()  # nor does the bearer token
+    assert httpserver.log == []
+
+
+def test_requests_oauthlib_debug_lines_carry_no_secret(httpserver: HTTPServer) -> None:
+    import io
+    import logging
+
+    endpoint = TokenEndpoint()
+    httpserver.expect_request("/token", method="POST").respond_with_handler(endpoint)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("requests_oauthlib")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        Client(httpserver, include_client_id=True)  # the secret travels in the request body
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    text = stream.getvalue()
+    assert "Request body was <redacted>" in text and "Obtained token {'access_token': '<redacted>'" in text
+    assert "my-secret" not in text and "token-1" not in text
+    assert "completed with status 200" in text  # numbers are kept

@@ -115,3 +115,66 @@ def test_fast_path_steps_aside_for_foreign_flask_hooks(monkeypatch: pytest.Monke
 
     assert server.app.test_client().post("/api/v1/actions/say_hello", json=message("say_hello")).status_code == 200
     assert seen == ["hooked"]
+
+
+def test_config_options_follow_a_later_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin test reading server.config_options after the config service answered again."""
+    from icon_http_testkit import message
+
+    from insightconnect_plugin_runtime import server
+
+    answers = [{"*": {"page_size": 1}}, {"*": {"page_size": 2}}]
+
+    class Answer:
+        status_code = 200
+
+        def raise_for_status(self) -> None:
+            return None
+
+        def json(self) -> dict[str, Any]:
+            return {"plugins": {"example": answers[0]}}
+
+    monkeypatch.setattr(server, "is_running_in_cloud", lambda: True)
+    monkeypatch.setattr(server, "request_get", lambda url, **kw: Answer())
+    monkeypatch.setenv("CPS_ENDPOINT", "http://127.0.0.1:9/config")
+    built = PluginServer(_sample_plugin())
+    assert built.config_options == {"*": {"page_size": 1}}
+    client = built.app.test_client()
+    headers = {"X-IPIMS-ORGID": "org-1", "X-INTEGRATION-ID": "int-1"}
+
+    def task_output() -> list[Any]:
+        reply = client.post("/api/v1/tasks/monitor_events", json=message("monitor_events"), headers=headers)
+        return reply.get_json()["body"]["output"]
+
+    assert len(task_output()) == 1
+    answers.pop(0)
+    assert built.config_store.fetch()  # what the background refresh does
+    assert built.config_options == {"*": {"page_size": 2}}
+    assert len(task_output()) == 2  # the view and the tasks agree
+    built.config_options = {"*": {"page_size": 3}}  # assignment, as the reference's attribute allows
+    assert built.config_store.options == {"*": {"page_size": 3}}
+    assert len(task_output()) == 3
+
+
+@pytest.mark.parametrize("fast", ["true", "false"])
+def test_shutdown_refuses_new_work_even_with_track_work_off(monkeypatch: pytest.MonkeyPatch, fast: str) -> None:
+    """The reference accepts new work after a shutdown request when TRACK_WORK is off; we refuse it."""
+    from icon_http_testkit import message
+
+    monkeypatch.delenv("PLUGIN_RUNTIME_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("TRACK_WORK", "false")
+    monkeypatch.setenv("ICON_RUNTIME_FAST_PATH", fast)
+    client = PluginServer(_sample_plugin()).app.test_client()
+    assert client.post("/api/v1/actions/say_hello", json=message("say_hello")).status_code == 200
+    assert client.get("/api/v1/admin/status").status_code == 404  # TRACK_WORK off: no status route
+    assert client.post("/api/v1/admin/shutdown").status_code == 200
+    for path, name in (
+        ("/api/v1/actions/say_hello", "say_hello"),
+        ("/actions/say_hello", "say_hello"),
+        ("/api/v1/tasks/monitor_events", "monitor_events"),
+        ("/api/v1/connection/test", "connection_test"),
+    ):
+        reply = client.post(path, json=message(name))
+        assert reply.status_code == 503, path
+        assert reply.get_json()["body"]["status"] == "error"
+    assert client.get("/api/v1/health/ready").status_code == 503

@@ -89,7 +89,7 @@ def test_gunicorn_http_end_to_end_exports_server_and_step_spans(tmp_path, otlp_r
             try:
                 requests.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert server.poll() is None and time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
         message = {"type": "action_start", "version": "v1", "body": {"action": "echo", "input": {"text": "x"}}}

@@ -9,8 +9,14 @@ gets the last rate again; a pod's first scrape answers 0).
 
 Environment: METRIC_NAME (http_requests_per_second), WATCH_NAMESPACE (only this namespace is served),
 PORT (8443), TLS_CERT / TLS_KEY (serving certificate; plain HTTP without them), MIN_WINDOW (2),
-SCRAPE_TIMEOUT (2), METRICS_PORT (port when a pod has no icon-runtime.io/metrics-port annotation).
+SCRAPE_TIMEOUT (2), METRICS_PORT (port when a pod has no icon-runtime.io/metrics-port annotation),
+HANDSHAKE_TIMEOUT (5), IDLE_TIMEOUT (30), MAX_CONNECTIONS (128), BIND (0.0.0.0).
 The Kubernetes API is reached with the pod's service account (in-cluster variables and files).
+
+The accept loop only accepts: each connection gets its own thread, which does the TLS handshake with
+HANDSHAKE_TIMEOUT and then reads requests with IDLE_TIMEOUT. A client that connects and says nothing
+(or stops mid-request) holds one thread for at most that long, never the loop, so the API server's
+queries keep being answered; past MAX_CONNECTIONS at once, new connections are closed unanswered.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ METRIC = os.environ.get("METRIC_NAME", "http_requests_per_second")
 NAMESPACE = os.environ.get("WATCH_NAMESPACE", "")
 MIN_WINDOW = float(os.environ.get("MIN_WINDOW", "2"))
 SCRAPE_TIMEOUT = float(os.environ.get("SCRAPE_TIMEOUT", "2"))
+HANDSHAKE_TIMEOUT = float(os.environ.get("HANDSHAKE_TIMEOUT", "5"))
+IDLE_TIMEOUT = float(os.environ.get("IDLE_TIMEOUT", "30"))
+MAX_CONNECTIONS = int(os.environ.get("MAX_CONNECTIONS", "128"))
 DEFAULT_PORT = os.environ.get("METRICS_PORT", "10001")
 SA = "/var/run/secrets/kubernetes.io/serviceaccount"
 SAMPLE = re.compile(r"^icon_runtime_requests_total\{([^}]*)\}\s+([0-9.eE+-]+)")
@@ -99,6 +108,7 @@ def quantity(value: float) -> str:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT  # socketserver sets it on the connection: a silent client is dropped
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass
@@ -201,14 +211,56 @@ class Handler(BaseHTTPRequestHandler):
         )
 
 
+class Server(ThreadingHTTPServer):
+    """Accepts plain TCP; the TLS handshake runs in the connection's own thread, under a timeout.
+
+    Wrapping the listening socket instead would run every handshake inside accept(), in the one
+    serving loop, with no timeout: a single idle connection would stop the adapter answering.
+    """
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext | None) -> None:
+        super().__init__(address, Handler)
+        self.context = context
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        if not self.slots.acquire(blocking=False):
+            log(f"{MAX_CONNECTIONS} connections open: closing one from {client_address[0]}")
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        try:
+            if self.context is not None:
+                request.settimeout(HANDSHAKE_TIMEOUT)
+                try:
+                    request = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+                    request.do_handshake()
+                except (OSError, ValueError) as error:  # ssl.SSLError and socket.timeout are OSErrors
+                    log(f"TLS handshake with {client_address[0]} failed: {error or type(error).__name__}")
+                    self.shutdown_request(request)
+                    return
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 def main() -> None:
     port = int(os.environ.get("PORT", "8443"))
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     cert, key = os.environ.get("TLS_CERT"), os.environ.get("TLS_KEY")
+    context = None
     if cert and key:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server = Server((os.environ.get("BIND", "0.0.0.0"), port), context)
     log(f"serving pods/{METRIC} on :{port} ({'TLS' if cert else 'plain HTTP'}), namespace {NAMESPACE or '*'}")
     server.serve_forever()
 

@@ -111,7 +111,67 @@ imagePullSecrets:
 {{- if eq $h.readinessProbe.path $h.livenessProbe.path -}}
 {{- fail "http.readinessProbe.path and http.livenessProbe.path must differ: a draining pod is unready but alive" -}}
 {{- end -}}
+{{- if lt (int $h.maxWorkers) (int $h.processWorkers) -}}
+{{- fail (printf "http.maxWorkers (%v) must be at least http.processWorkers (%v)" $h.maxWorkers $h.processWorkers) -}}
+{{- end -}}
+{{- if not (has $h.admin.tokenFrom (list "file" "env")) -}}
+{{- fail "http.admin.tokenFrom must be file or env" -}}
+{{- end -}}
+{{- $tls := .Values.metricsAdapter.tls -}}
+{{- if and $tls.certManagerCertificate (not $tls.existingSecret) -}}
+{{- fail "metricsAdapter.tls.certManagerCertificate needs metricsAdapter.tls.existingSecret (the Certificate's secretName)" -}}
+{{- end -}}
 {{- if and .Values.autoscaling.enabled (not (has .Values.autoscaling.metric (list "requests" "cpu"))) -}}
 {{- fail "autoscaling.metric must be requests or cpu" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The admin token's Secret: the user's, or the one the chart creates (admin-secret.yaml). */}}
+{{- define "icon-plugin.adminSecretName" -}}
+{{- .Values.http.admin.existingSecret | default (printf "%s-admin" (include "icon-plugin.fullname" .) | trunc 63 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "icon-plugin.adminSecretKey" -}}
+{{- if .Values.http.admin.existingSecret -}}{{ .Values.http.admin.existingSecretKey }}{{- else -}}token{{- end -}}
+{{- end -}}
+
+{{/* Environment of the http container for the admin endpoints: off, or on behind a bearer token. */}}
+{{- define "icon-plugin.adminEnv" -}}
+{{- $a := .Values.http.admin -}}
+- name: ICON_RUNTIME_MAX_WORKERS
+  value: {{ .Values.http.maxWorkers | quote }}
+{{- if not $a.enabled }}
+- name: ICON_RUNTIME_ADMIN
+  value: "off"
+{{- else }}
+- name: ICON_RUNTIME_ADMIN
+  value: "on"
+{{- if eq $a.tokenFrom "env" }}
+- name: ICON_RUNTIME_ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "icon-plugin.adminSecretName" . }}
+      key: {{ include "icon-plugin.adminSecretKey" . }}
+{{- else }}
+- name: ICON_RUNTIME_ADMIN_TOKEN_FILE
+  value: /etc/icon-plugin/admin/token
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* A per-release random salt for pod-template checksums of Secret content, kept in the Secret
+     <fullname>-checksum-salt and read back on upgrade, so a checksum annotation stays stable while the
+     content is unchanged and reveals nothing of it (no dictionary attack on a guessable credential). */}}
+{{- define "icon-plugin.saltSecretName" -}}
+{{- printf "%s-checksum-salt" (include "icon-plugin.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The salt kept in that Secret, or a new random one (first install; `helm template`). Call it once per render. */}}
+{{- define "icon-plugin.checksumSalt" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "icon-plugin.saltSecretName" .) -}}
+{{- if and $existing $existing.data (hasKey $existing.data "salt") -}}
+{{- index $existing.data "salt" | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 48 -}}
 {{- end -}}
 {{- end -}}

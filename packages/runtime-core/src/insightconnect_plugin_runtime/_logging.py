@@ -180,8 +180,14 @@ def plugin_stdlib_logger() -> logging.Logger:
 
 
 def configure_console(json_lines: bool, debug: bool = False, stream: Any = None) -> logging.Handler:
-    """Install (or replace) the single stderr console handler of the ``plugin`` logger."""
+    """Install (or replace) the single stderr console handler of the ``plugin`` logger.
+
+    Also routes direct ``structlog`` use to the same logger (see ``_structlog_routing``).
+    """
     global _console_handler
+    from ._structlog_routing import route_structlog
+
+    route_structlog()
     logger = plugin_stdlib_logger()
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JSONFormatter() if json_lines else PlainFormatter())

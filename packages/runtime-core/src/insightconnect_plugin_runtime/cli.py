@@ -38,8 +38,30 @@ class CLI:
             self.msg = " ".join(args[split + 1 :])
             args = args[:split]
         self.args = args
-        self.stdout: TextIO = sys.stdout
-        self.stdin: TextIO = sys.stdin
+        self._stdout: TextIO | None = None
+        self._stdin: TextIO | None = None
+
+    # --- streams ---------------------------------------------------------------------------------------
+
+    # ``sys.stdout`` and ``sys.stdin`` are looked up each time they are used, not when the CLI is built:
+    # harnesses and plugins' tests build the CLI first, then redirect stdio (``redirect_stdout``,
+    # swapping ``sys.stdin``). Assigning a stream pins it instead.
+
+    @property
+    def stdout(self) -> TextIO:
+        return self._stdout if self._stdout is not None else sys.stdout
+
+    @stdout.setter
+    def stdout(self, stream: TextIO | None) -> None:
+        self._stdout = stream
+
+    @property
+    def stdin(self) -> TextIO:
+        return self._stdin if self._stdin is not None else sys.stdin
+
+    @stdin.setter
+    def stdin(self, stream: TextIO | None) -> None:
+        self._stdin = stream
 
     # --- parsing -------------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ Hierarchy::
     ├── ServerException            something failed on the far side           -> HTTP 500
     │   └── StepOutputError        the step returned output its schema rejects
     ├── LoggedException            carries the error envelope of a failed step
+    ├── KeyError
+    │   └── UnknownPresetError     ``preset=`` names no preset
     └── ConnectionTestException    structured failure: cause / assistance / data -> HTTP 400
         └── PluginException        same, reported as a plugin failure
             └── APIException       same, plus the upstream ``status_code``
@@ -159,6 +161,22 @@ _ASSISTANCES: dict[str, str] = {
 }
 
 
+class UnknownPresetError(KeyError):
+    """A preset name that is not in the tables; a ``KeyError`` as plugins expect, with a readable message.
+
+    ``KeyError`` renders its argument with ``repr``, which would quote the whole sentence; this one
+    prints the sentence as it is and names the presets that exist.
+    """
+
+    def __init__(self, preset: Any, known: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__(preset)
+        self.preset = preset
+        self.known = list(known or sorted(_CAUSES))
+
+    def __str__(self) -> str:
+        return f"Unknown exception preset {self.preset!r}; the presets are: {', '.join(self.known)}."
+
+
 class ConnectionTestException(Exception):
     """A failure with a cause, an assistance and optional data, shown to the workflow user.
 
@@ -166,7 +184,9 @@ class ConnectionTestException(Exception):
         cause: what went wrong; ignored when ``preset`` is given.
         assistance: what the user can do about it; ignored when ``preset`` is given.
         data: extra detail (usually the upstream response); rendered with ``str``.
-        preset: one of :class:`ConnectionTestException.Preset`; unknown names raise ``KeyError``.
+        preset: one of :class:`ConnectionTestException.Preset`, which replaces ``cause`` and
+            ``assistance``; a false-y value (``None``, ``""``) means no preset. An unknown name raises
+            :class:`UnknownPresetError` (a ``KeyError``).
     """
 
     Preset = _Preset
@@ -184,9 +204,12 @@ class ConnectionTestException(Exception):
         data: Any = None,
         preset: str | None = None,
     ) -> None:
-        if preset is not None:
-            cause = self.causes[preset]
-            assistance = self.assistances[preset]
+        if preset:  # "", None, 0 ...: no preset, the plugin's own cause and assistance stand
+            try:
+                cause = self.causes[preset]
+                assistance = self.assistances[preset]
+            except KeyError:
+                raise UnknownPresetError(preset, sorted(self.causes)) from None
         self.cause: str = cause or ""
         self.assistance: str = assistance or ""
         self.data: Any = str(data) if data else ""

@@ -124,7 +124,6 @@ class PluginServer:
         self.config_store = ConfigStore(plugin, os.environ.get("CPS_ENDPOINT"), _config_getter)
         if self.cloud:
             self.config_store.fetch()
-        self.config_options = self.config_store.options
         self.metrics = None
         if metrics:
             from .api._metrics import Metrics
@@ -148,6 +147,15 @@ class PluginServer:
         if os.environ.get("ICON_RUNTIME_FAST_PATH", "true").lower() != "false":
             self.endpoints.enable_fast_path(app)
         return app
+
+    @property
+    def config_options(self) -> dict[str, Any]:
+        """The config service's current answer: a view of the store, so a later fetch shows here too."""
+        return self.config_store.options
+
+    @config_options.setter
+    def config_options(self, options: dict[str, Any]) -> None:
+        self.config_store.options = options
 
     @property
     def spec(self) -> Any:

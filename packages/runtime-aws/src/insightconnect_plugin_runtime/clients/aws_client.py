@@ -257,6 +257,19 @@ def _lookup(mapping: Mapping[str, Any], key: str) -> Any:
     return mapping[spelling] if spelling is not None else None
 
 
+def _results_cap_reached(pagination: Any, params: Mapping[str, Any], response: Mapping[str, Any]) -> int | None:
+    """The results cap when ``response`` holds that many results already, else ``None``.
+
+    Only numbers count: a test double of :class:`PaginationHelper` answers these calls with mocks,
+    and then pagination is left to the helper's own methods, as in the reference.
+    """
+    cap = pagination.results_cap(params)
+    if not isinstance(cap, int) or isinstance(cap, bool):
+        return None
+    count = pagination.count_results(response)
+    return cap if isinstance(count, int) and count >= cap else None
+
+
 # --------------------------------------------------------------------------------------------------
 # Input / output formatting
 
@@ -649,16 +662,16 @@ class AWSAction(Action):
             if pagination.check_total_results(params, response, pages=pages):
                 self.logger.info(
                     "Reached max_pages (%s) for %s; the output keeps the token to resume from",
-                    pagination.max_pages,
+                    getattr(pagination, "max_pages", None),
                     self._operation,
                 )
                 break
-            cap = pagination.results_cap(params)
-            if cap is not None and pagination.count_results(response) >= cap:
+            cap = _results_cap_reached(pagination, params, response)
+            if cap is not None:
                 self.logger.info("Collected the %s results asked for from %s", cap, self._operation)
                 break
             next_tokens = self._tokens(params)
-            if next_tokens == tokens:
+            if next_tokens is not None and next_tokens == tokens:
                 self.logger.warning("%s returned the same page token again; stopping", self._operation)
                 break
             tokens = next_tokens
@@ -668,13 +681,17 @@ class AWSAction(Action):
             response, max_hit = pagination.merge_responses(params, page, response)
             if max_hit:
                 break
-        if not pagination.max_pages:
+        if not getattr(pagination, "max_pages", None):
             pagination.remove_keys(response)
         return response
 
-    def _tokens(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        assert self.pagination_helper is not None
-        return tuple(params.get(key) for key in self.pagination_helper.input_token)
+    def _tokens(self, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The next-page tokens in ``params``, or ``None`` when the helper does not say which keys
+        carry them (a ``create_autospec(PaginationHelper)`` double has no instance attributes)."""
+        keys = getattr(self.pagination_helper, "input_token", None)
+        if not isinstance(keys, list | tuple):
+            return None
+        return tuple(params.get(key) for key in keys)
 
     # -- connection test ----------------------------------------------------------------------------
 

@@ -48,4 +48,19 @@ class RaiseError(insightconnect_plugin_runtime.Action):
             encoded = base64.b64encode(f"token:{secret}".encode()).decode()
             self.logger.info(f"calling https://api.example.com/?key={secret} with Authorization: Basic {encoded}")
             raise PluginException(cause=f"The key {secret} was refused", data={"echo": secret, "b64": encoded})
+        if kind == "structlog":
+            return self.log_through_structlog(secret)
         return {"result": f"no error, key {secret}"}
+
+    @staticmethod
+    def log_through_structlog(secret):
+        # Some plugins log through structlog directly, not through self.logger. Imported here, as a
+        # helper module of theirs would, so the runtime has not loaded structlog before.
+        import structlog
+
+        encoded = base64.b64encode(f"token:{secret}".encode()).decode()
+        log = structlog.get_logger("example helpers")
+        log.info("Direct structlog line", url=f"https://api.example.com/?key={secret}")
+        log.warning("Direct structlog %s line, Authorization: Basic %s", "formatted", encoded)
+        structlog.get_logger().error("Unnamed structlog line", name="clash", key=secret)
+        return {"result": "logged through structlog"}

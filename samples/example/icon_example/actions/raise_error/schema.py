@@ -18,7 +18,7 @@ class RaiseErrorInput(insightconnect_plugin_runtime.Input):
       "type": "string",
       "title": "Kind",
       "enum": ["plugin", "api", "connection_test", "client", "server", "value", "system_exit",
-               "keyboard_interrupt", "bad_output", "leak_secret", "none"],
+               "keyboard_interrupt", "bad_output", "leak_secret", "structlog", "none"],
       "default": "plugin",
       "order": 1
     }
