@@ -12,8 +12,15 @@ p99 <= half the reference's; RSS per worker <= 70 %; cold start <= half.
 The servers are loaded in turn, round after round, and the median of the rounds is reported: on a
 shared machine this keeps background load from favouring one of them.
 
+A fourth server, ``ours-nomask``, is ours with the process-wide masking filter switched off
+(``ICON_RUNTIME_BENCH_NO_PROCESS_MASKING=1``, a bench-only switch: replies and step logs are still
+masked per execution, but other loggers, threads, handleError and excepthooks are not). The ratio
+``ours/ours-nomask`` is what the filter costs on the action path, measured in the same run, as
+req/s and as worker CPU time per request (the steadier figure on a shared machine).
+
 Environment: BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (3), BENCH_WORKERS (2),
-BENCH_THREADS (4), BENCH_CONCURRENCY ("1,8,64"), BENCH_COLD_RUNS (3), BENCH_ONLY (ours,reference,flask).
+BENCH_THREADS (4), BENCH_CONCURRENCY ("1,8,64"), BENCH_COLD_RUNS (3),
+BENCH_ONLY (ours,ours-nomask,reference,flask).
 """
 
 from __future__ import annotations
@@ -45,7 +52,9 @@ THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,8,64").split(",")]
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-ONLY = set(os.environ.get("BENCH_ONLY", "ours,reference,flask").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "ours,ours-nomask,reference,flask").split(","))
+#: The bench-only switch that turns the process-wide masking filter off (see core's _process_masking).
+NO_PROCESS_MASKING = {"ICON_RUNTIME_BENCH_NO_PROCESS_MASKING": "1"}
 
 FLASK_HELLO = """
 from flask import Flask
@@ -102,7 +111,9 @@ class Target:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "PROMETHEUS", "ICON_RUNTIME"))}
         env.pop("PLUGIN_RUNTIME_ENVIRONMENT", None)
         bin_script = str(SAMPLE / "bin" / "icon_example")
-        if self.name == "ours":
+        if self.name in ("ours", "ours-nomask"):
+            if self.name == "ours-nomask":
+                env.update(NO_PROCESS_MASKING)
             args = ["--bind", "127.0.0.1", "--port", str(port), "--process-workers", str(WORKERS)]
             return [str(self.python), bin_script, "http", *args, "--threads", str(THREADS)], env, self.workdir
         config = {"bind": f"127.0.0.1:{port}", "workers": WORKERS, "threads": THREADS, "worker_class": "gthread"}
@@ -151,6 +162,23 @@ def worker_rss_mib(master: int) -> float:
     return statistics.mean(sizes) if sizes else 0.0
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def worker_cpu_ticks(master: int) -> int:
+    """User + system CPU ticks of the master's workers so far (CPU per request does not depend on
+    what else the machine runs, unlike req/s)."""
+    total = 0
+    for child in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+        try:
+            stat = Path(f"/proc/{child}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
 def _ms(text: str) -> float:
     match = re.match(r"([\d.]+)(us|ms|s|m|h)$", text)
     if match is None:
@@ -171,7 +199,14 @@ def wrk(port: int, concurrency: int, seconds: int, script: Path) -> dict[str, fl
     if p99 != p99:
         print(f"unparsed wrk output:\n{output}", file=sys.stderr)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": float(errors.group(1)) if errors else 0.0}
+    count = re.search(r"(\d+) requests in", output)
+    return {
+        "rps": rps,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+        "requests": float(count.group(1)) if count else 0.0,
+    }
 
 
 def cold_start(target: Target) -> float:
@@ -197,11 +232,15 @@ def measure_all(targets: list[Target], script: Path) -> dict[str, Result]:
             port = free_port()
             running[target.name] = (target.start(port)[0], port)
             wrk(port, 8, 1, script)  # warm every worker
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
             for concurrency in CONCURRENCY:
-                for target in targets:
-                    port = running[target.name][1]
-                    samples.setdefault((target.name, concurrency), []).append(wrk(port, concurrency, DURATION, script))
+                # Alternate the order: on a shared machine, going first or last in a round is not neutral.
+                for target in targets if round_ % 2 == 0 else list(reversed(targets)):
+                    process, port = running[target.name]
+                    before = worker_cpu_ticks(process.pid)
+                    row = wrk(port, concurrency, DURATION, script)
+                    row["cpu_us"] = (worker_cpu_ticks(process.pid) - before) * 1e6 / TICKS / max(row["requests"], 1)
+                    samples.setdefault((target.name, concurrency), []).append(row)
         for (name, concurrency), rows in samples.items():
             results[name].load[concurrency] = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
         for name, (process, _) in running.items():
@@ -232,6 +271,16 @@ def report(results: dict[str, Result]) -> None:
     if ours is None:
         return
     print("\nratios (target in brackets):")
+    unmasked = results.get("ours-nomask")
+    if unmasked is not None:
+        for concurrency in CONCURRENCY:
+            mine, other = ours.load[concurrency], unmasked.load[concurrency]
+            print(
+                f"  process-wide masking filter c={concurrency}: "
+                f"req/s with/without {ratio(mine['rps'], other['rps']):.3f}, "
+                f"worker CPU per request {mine['cpu_us']:.0f} vs {other['cpu_us']:.0f} us "
+                f"({ratio(mine['cpu_us'], other['cpu_us']):.3f})"
+            )
     if ref is not None:
         for concurrency in CONCURRENCY:
             speedup = ratio(ours.load[concurrency]["rps"], ref.load[concurrency]["rps"])
@@ -269,6 +318,8 @@ def main() -> int:
     targets = []
     if "ours" in ONLY:
         targets.append(Target("ours", ours_venv / "bin" / "python", work))
+    if "ours-nomask" in ONLY:
+        targets.append(Target("ours-nomask", ours_venv / "bin" / "python", work))
     if "reference" in ONLY:
         targets.append(Target("reference", reference_venv() / "bin" / "python", work))
     if "flask" in ONLY:

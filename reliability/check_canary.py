@@ -5,6 +5,13 @@ slash, plus, ampersand), so its plain, URL-encoded, JSON-escaped and base64 form
 step type and error path runs through the CLI and through the HTTP server (on-prem with ``--debug``,
 and cloud mode with JSON logs), with tracing exported to a local OTLP receiver; HTTP requests also
 carry the marker in the query string and in headers. Any form found anywhere is a leak.
+
+A second part (issue 14, ``icon_canary_kit``) runs 16 concurrent clients, each with its own canary,
+against the sample's ``leak_everywhere`` action under gunicorn 2 workers x 4 threads (on-prem and
+cloud), then the same calls as one-shot CLI runs with triggers: secrets logged from executors and bare
+threads, through helpers and ``requests`` failing with the secret in the URL, third-party loggers,
+unrenderable log extras (``handleError``), output only the plugin's encoder renders, exceptions; every
+reply, stdout, stderr, server log, ``/metrics``, trigger event and span string is searched.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 from _kit import BIN, MESSAGES, SAMPLE, Figure, OtlpReceiver, at_least, at_most, start_server
+from icon_canary_kit import find_leaks, make_canaries, run_cli, run_http
 
 MARKER = 'CanaryQ7"mark/er+91=z&k\\w'
 KINDS = ["plugin", "api", "connection_test", "client", "server", "value", "system_exit", "keyboard_interrupt",
@@ -183,4 +191,61 @@ def run(options) -> list[Figure]:
         at_least(check, "spans received and searched", len(spans), 20),
         at_least(check, "trigger events received and searched", len(dispatcher.bodies), 2),
         at_most(check, "places where a marker form was found", len(found), 0, summary),
+        *_concurrent_canaries(work),
     ]
+
+
+#: Kinds of place searched by the concurrent part.
+_PLACE_KINDS = (
+    ("spans (server, step, outgoing requests)", "span"),
+    ("replies (concurrent clients, encoder output, exceptions)", "reply"),
+    ("server logs (threads, helpers, third-party loggers, handleError)", "server-log"),
+    ("/metrics", "metrics"),
+    ("one-shot stdout", "stdout"),
+    ("one-shot stderr (threads, helpers, handleError)", "stderr"),
+    ("trigger events", "trigger-event"),
+)
+
+
+def _place_kind(place: str) -> str:
+    """``span`` for any exported span, else the last part of the place name (``.../reply``)."""
+    if "/span/" in place:
+        return "span"
+    if "/trigger-event/" in place:
+        return "trigger-event"
+    return place.rsplit("/", 1)[1].replace("trigger-", "")
+
+
+def _concurrent_canaries(work: Path) -> list[Figure]:
+    check = "canary"
+    canaries = make_canaries(16)
+    places: dict[str, str] = {}
+    problems: list[str] = []
+    requests = spans = events = 0
+    for cloud in (False, True):
+        for outcome in (run_http(work, canaries, cloud), run_cli(work, canaries[:8], cloud)):
+            places.update(outcome.places)
+            problems += outcome.problems
+            requests, spans, events = requests + outcome.requests, spans + outcome.spans, events + outcome.events
+    found = find_leaks(places, canaries)
+    reports = sum(text.count("its arguments are not shown") for text in places.values())
+    figures = [
+        at_least(check, "16 concurrent canaries: HTTP (2 workers x 4 threads) and one-shot calls", requests, 80),
+        at_least(check, "16 concurrent canaries: places searched (every byte of each)", len(places), 150),
+        at_least(check, "16 concurrent canaries: spans searched", spans, 64),
+        at_least(check, "16 concurrent canaries: trigger events searched", events, 16),
+        at_least(check, "16 concurrent canaries: unrenderable records reported by handleError", reports, 16),
+        at_most(
+            check,
+            "16 concurrent canaries: body.log lines missing or from another call",
+            len(problems),
+            0,
+            "; ".join(problems[:4]),
+        ),  # fmt: skip
+    ]
+    for label, kind in _PLACE_KINDS:
+        searched = [place for place in places if _place_kind(place) == kind]
+        leaked = [place for place in searched if place in found]
+        detail = "; ".join(f"{place}: {found[place][:2]}" for place in leaked[:3])
+        figures.append(at_most(check, f"canary forms found in {len(searched)} {label}", len(leaked), 0, detail))
+    return figures

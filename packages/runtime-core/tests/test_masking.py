@@ -7,7 +7,7 @@ import json
 from urllib.parse import quote, quote_plus
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from insightconnect_plugin_runtime._masking import MASK, SecretMasker, connection_secrets
@@ -79,3 +79,259 @@ def test_no_connection_means_no_masking():
 def test_extract_connection_values_by_key_names():
     values = OutputMasker.extract_connection_values({"a": {"secretKey": "k1"}, "password": "", "token": "t"})
     assert values == ["k1", "t"]
+
+
+# --- forms, spans and bounds (issue 14) -------------------------------------------------------------
+
+import re  # noqa: E402
+import string  # noqa: E402
+
+from insightconnect_plugin_runtime import _masking  # noqa: E402
+from insightconnect_plugin_runtime._masking import (  # noqa: E402
+    MAX_SECRET_CHARS,
+    MAX_SECRETS,
+    MIN_SECRET_LENGTH,
+    NO_MASKER,
+    SecretLimitError,
+    derived_forms,
+    find_spans,
+    masker_for,
+    replace_spans,
+)
+
+PIN_SECRET = 'p/a ss+w="rd&1'
+
+
+def _lower_escapes(text: str) -> str:
+    return re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def _written_forms(secret: str) -> dict[str, str]:
+    """Each promised form, written out here rather than taken from the masker."""
+    raw = secret.encode()
+    return {
+        "plain": secret,
+        "quote-default-safe": quote(secret),
+        "quote-no-safe": quote(secret, safe=""),
+        "quote-plus": quote_plus(secret),
+        "quote-lower": _lower_escapes(quote(secret)),
+        "quote-no-safe-lower": _lower_escapes(quote(secret, safe="")),
+        "quote-plus-lower": _lower_escapes(quote_plus(secret)),
+        "json": json.dumps(secret)[1:-1],
+        "json-twice": json.dumps(json.dumps(secret)[1:-1])[1:-1],
+        "repr": repr(secret)[1:-1],
+        "html": "p/a ss+w=&quot;rd&amp;1",
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "base64": base64.b64encode(raw).decode().rstrip("="),
+        "base64-in-basic-auth": base64.b64encode(b"user:" + raw).decode(),
+        "base64-offset-2": base64.b64encode(b"ab" + raw).decode(),
+        "base64-urlsafe": base64.urlsafe_b64encode(b"?" + raw).decode(),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_written_forms(PIN_SECRET)))
+def test_every_promised_form_is_masked_entirely(name):
+    leak = _written_forms(PIN_SECRET)[name]
+    masked = SecretMasker([PIN_SECRET]).mask_text(f"<{leak}>")
+    if name.startswith("base64"):
+        # Base64 keeps the characters that also encode the neighbouring bytes ("user:", "ab", "?") and
+        # the padding: at most 8 before the mask and 4 after it.
+        assert re.fullmatch(r"<[A-Za-z0-9+/_-]{0,8}\*{8}[A-Za-z0-9+/_=-]{0,4}>", masked), masked
+    else:
+        assert masked == f"<{MASK}>"
+
+
+def test_integer_and_float_credentials_are_masked_as_text_and_as_values():
+    schema = {"properties": {"pin": {"type": "integer", "format": "password"}, "ratio": {"format": "password"}}}
+    masker = masker_for({"pin": 482913, "ratio": 0.125, "flag": True, "key": False}, schema)
+    assert masker.secrets == ("482913", "0.125")
+    assert masker.mask_text("pin=482913 ratio 0.125 other 4829") == f"pin={MASK} ratio {MASK} other 4829"
+    assert masker.mask({"a": 482913, "b": 0.125, "c": 4829, "d": True}) == {"a": MASK, "b": MASK, "c": 4829, "d": True}
+
+
+def test_bytes_sets_tuples_and_keys_are_masked():
+    masker = SecretMasker(["hunter22"])
+    value = {"hunter22": (b"x hunter22 \xff", {"hunter22", "ok"}, frozenset({"a hunter22"}), bytearray(b"hunter22"))}
+    masked = masker.mask(value)
+    assert list(masked) == [MASK]
+    raw, plain_set, frozen, array = masked[MASK]
+    assert raw == b"x " + MASK.encode() + b" \xff"
+    assert plain_set == {MASK, "ok"} and frozen == {f"a {MASK}"} and array == MASK.encode()
+    assert masker.mask([1, None, 2.5, False]) == [1, None, 2.5, False]
+
+
+def test_overlapping_and_nested_occurrences_are_masked_as_their_union():
+    masker = SecretMasker(["abcdef", "defghi", "cdx"])
+    assert masker.mask_text("..abcdefghi..") == f"..{MASK}.."
+    assert masker.mask_text("abcdefabcdef") == MASK  # touching occurrences become one mask
+    assert masker.mask_text("aaabcdx-zz-defghi") == f"aaab{MASK}-zz-{MASK}"
+    assert find_spans("aaaa", ["aa"]) == [(0, 2), (1, 3), (2, 4)]
+    assert replace_spans("0123456789", [(6, 8), (1, 3), (2, 4)]) == f"0{MASK}45{MASK}89"
+    assert replace_spans("0123456789", [(1, 3), (3, 5)]) == f"0{MASK}56789"
+    assert replace_spans("0123456789", [(1, 3), (4, 5)]) == f"0{MASK}3{MASK}56789"
+    assert replace_spans("0123456789", [(0, 10)]) == MASK
+    assert replace_spans("0123456789", [(1, 8), (2, 3)]) == f"0{MASK}89"
+    assert replace_spans("abc", []) == "abc"
+
+
+def test_short_values_are_not_secrets_but_three_characters_are():
+    assert MIN_SECRET_LENGTH == 3
+    assert connection_secrets({"token": "ab", "key": "abc"}) == ("abc",)
+    assert all(len(form) >= 3 for form in derived_forms("abc"))
+    assert SecretMasker(["ab"]).mask_text("ab") == "ab" or not SecretMasker(["ab"]).forms
+
+
+def test_secrets_are_ordered_longest_first_and_deduplicated():
+    found = connection_secrets(
+        {"a": {"token": "bbb"}, "b": {"password": "aaaa"}, "c": {"key": "bbb"}, "d": {"key": "ccc"}}
+    )
+    assert found == ("aaaa", "bbb", "ccc")
+
+
+def test_basic_auth_pair_is_a_secret_and_username_alone_is_not():
+    found = connection_secrets({"cred": {"username": "alice", "password": "pw-123"}})
+    assert set(found) == {"pw-123", "alice:pw-123"}
+    assert connection_secrets({"cred": {"username": "alice", "password": ""}}) == ()
+
+
+def test_the_bound_on_secret_count_is_exact():
+    at_bound = {"k": [{"token": f"token-{i:04d}"} for i in range(MAX_SECRETS)]}
+    assert len(connection_secrets(at_bound)) == MAX_SECRETS
+    assert not masker_for(at_bound).overflow
+    over = {"k": [{"token": f"token-{i:04d}"} for i in range(MAX_SECRETS + 1)]}
+    with pytest.raises(SecretLimitError, match=str(MAX_SECRETS)):
+        connection_secrets(over)
+    masker = masker_for(over)
+    assert masker.overflow and len(masker.secrets) == MAX_SECRETS
+
+
+def test_the_bound_on_secret_length_is_exact():
+    half = MAX_SECRET_CHARS // 2
+    exact = {"a": {"token": "x" * half}, "b": {"token": "y" * (MAX_SECRET_CHARS - half)}}
+    assert not masker_for(exact).overflow
+    over = {"a": {"token": "x" * half}, "b": {"token": "y" * (MAX_SECRET_CHARS - half + 1)}}
+    assert masker_for(over).overflow
+
+
+def test_a_hostile_connection_stops_the_walk_at_the_bound(monkeypatch):
+    seen = []
+    original = _masking._BoundedSet.add
+
+    def counting(self, secret):
+        seen.append(secret)
+        return original(self, secret)
+
+    monkeypatch.setattr(_masking._BoundedSet, "add", counting)
+    masker_for({"k": [{"token": f"token-{i:05d}"} for i in range(8000)]}, None)
+    assert len(seen) == MAX_SECRETS + 1
+
+
+def test_forms_are_derived_lazily_and_once():
+    masker = SecretMasker(["lazy-secret"])
+    assert masker._forms is None and bool(masker)
+    forms = masker.forms
+    assert masker.forms is forms and "lazy-secret" in forms
+    assert not NO_MASKER and NO_MASKER.mask_text("x") == "x" and NO_MASKER.mask({"a": 1}) == {"a": 1}
+
+
+def test_maskers_are_cached_per_connection_secrets():
+    assert masker_for({"token": "same-one"}) is masker_for({"token": "same-one", "other": 1})
+    assert masker_for({"url": "nothing"}) is NO_MASKER
+
+
+def test_envelope_keys_are_kept_but_values_masked():
+    masker = SecretMasker(["status"])
+    envelope = {"body": {"status": "status ok", "log": "x"}, "type": "status", "version": "v1"}
+    assert masker.mask_envelope(envelope) == {
+        "body": {"status": f"{MASK} ok", "log": "x"},
+        "type": MASK,
+        "version": "v1",
+    }
+    assert masker.mask_envelope(["status"]) == [MASK]
+
+
+_SECRET_CHARS = string.ascii_letters + string.digits + "/+=&%?# \"'\\:@éü€"
+
+
+def _derive(secret: str, how: str, pad: bytes) -> str:
+    raw = secret.encode()
+    return {
+        "plain": secret,
+        "quote": quote(secret),
+        "quote-safe-none": quote(secret, safe=""),
+        "quote-plus": quote_plus(secret),
+        "quote-lower": _lower_escapes(quote(secret, safe="")),
+        "json": json.dumps(secret)[1:-1],
+        "json-raw": json.dumps(secret, ensure_ascii=False)[1:-1],
+        "json-twice": json.dumps(json.dumps(secret)[1:-1])[1:-1],
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "base64": base64.b64encode(pad + raw).decode(),
+        "base64-url": base64.urlsafe_b64encode(pad + raw).decode(),
+    }[how]
+
+
+@given(
+    secret=st.text(alphabet=_SECRET_CHARS, min_size=8, max_size=40),
+    how=st.sampled_from(
+        [
+            "plain",
+            "quote",
+            "quote-safe-none",
+            "quote-plus",
+            "quote-lower",
+            "json",
+            "json-raw",
+            "json-twice",
+            "hex",
+            "HEX",
+            "base64",
+            "base64-url",
+        ]
+    ),  # fmt: skip
+    pad=st.binary(max_size=5),
+    before=st.text(alphabet="xyz .,", max_size=10),
+    after=st.text(alphabet="xyz .,", max_size=10),
+)
+def test_property_random_secrets_in_random_forms_are_masked(secret, how, pad, before, after):
+    leak = _derive(secret, how, pad)
+    assume(secret.strip(" xyz.,") and not set(secret) <= set("xyz .,"))  # the filler is not the secret
+    masked = SecretMasker([secret]).mask_text(before + leak + after)
+    assert MASK in masked and leak not in masked
+    # The part that encodes the secret is gone: no run of 8 characters of the leak survives
+    # (base64 keeps at most 2 characters on each side that also encode the pad or the padding).
+    rest = masked.replace(MASK, "\0")
+    for start in range(0, max(1, len(leak) - 7)):
+        piece = leak[start : start + 8]
+        if len(piece) == 8:
+            assert piece not in rest
+
+
+@given(st.lists(st.text(alphabet=_SECRET_CHARS, min_size=3, max_size=12), min_size=1, max_size=5), st.data())
+def test_property_masking_is_idempotent_and_hides_every_secret(secrets_, data):
+    masker = SecretMasker(secrets_)
+    text = " ".join(data.draw(st.permutations(secrets_)))
+    once = masker.mask_text(text)
+    assert masker.mask_text(once) == once or MASK in once
+    for secret in secrets_:
+        assert secret not in once or secret in MASK
+
+
+def test_only_a_non_empty_object_is_a_connection():
+    for not_a_connection in ("secret-text", ["token", {"token": "xyz1"}], 12345, None, {}):
+        assert connection_secrets(not_a_connection) == ()
+        assert masker_for(not_a_connection) is NO_MASKER
+
+
+def test_encoder_output_is_masked_without_touching_envelope_keys():
+    masker = SecretMasker(["status"])
+    text = json.dumps({"body": {"status": "ok", "output": {"x": "status"}}, "version": "v1", "type": "status"})
+    assert json.loads(masker.mask_envelope_json(text)) == {
+        "body": {"status": "ok", "output": {"x": MASK}},
+        "version": "v1",
+        "type": MASK,
+    }
+    clean = json.dumps({"body": {"log": "nothing here"}})
+    assert masker.mask_envelope_json(clean) is clean
+    assert NO_MASKER.mask_envelope_json("{not json") == "{not json"

@@ -91,3 +91,27 @@ def test_get_url_filename(httpserver: HTTPServer, closed_port_url: str) -> None:
     assert helper.get_url_filename(httpserver.url_for("/dl")) == "server.bin"
     assert helper.get_url_filename(httpserver.url_for("/plain.txt")) == "plain.txt"
     assert helper.get_url_filename(closed_port_url + "x.txt") is None
+
+
+def test_failing_helpers_log_and_raise_urls_without_credentials(
+    httpserver: HTTPServer, closed_port_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpserver.expect_request("/f").respond_with_data("", status=500)
+    secret = "qs-s3cret-token"
+    caplog.set_level("INFO", logger="insightconnect_plugin_runtime.helper")
+    base = httpserver.url_for("/f")
+    with pytest.raises(helper.HelperError) as refused:
+        helper.open_url(f"{base}?apikey={secret}#frag", timeout=5)
+    assert str(refused.value) == f"open_url: {base} answered HTTP 500"
+    with pytest.raises(helper.HelperError) as unreachable:
+        helper.open_url(f"{closed_port_url}/x?apikey={secret}", timeout=5)
+    assert secret not in str(unreachable.value) and "cannot reach" in str(unreachable.value)
+    assert helper.check_url_modified(f"{base}?apikey={secret}") is False
+    ours = [record for record in caplog.records if record.name == "insightconnect_plugin_runtime.helper"]
+    assert len(ours) == 3 and all(secret not in record.getMessage() for record in ours)
+    assert f"open_url: {base} answered HTTP 500" in caplog.text
+    assert helper._url_for_log(f"https://user:{secret}@h.example:8443/p?q") == "https://h.example:8443/p"  # noqa: SLF001
+    assert helper._url_for_log("http://[::1]:8080/p?q") == "http://[::1]:8080/p"  # noqa: SLF001
+    assert helper._url_for_log("no scheme?k=v") == "no scheme"  # noqa: SLF001
+    error = ValueError(f"Max retries exceeded with url: /f?apikey={secret} (Caused by x); see http://h/p#{secret}")
+    assert helper._error_for_log(error) == "Max retries exceeded with url: /f (Caused by x); see http://h/p"  # noqa: SLF001

@@ -29,7 +29,13 @@ def test_spec_as_json_and_yaml(server: Server) -> None:
 
 
 def test_step_lists(server: Server) -> None:
-    assert sorted(server.get("/api/v1/actions").json()) == ["raise_error", "say_goodbye", "say_hello", "sleep"]
+    assert sorted(server.get("/api/v1/actions").json()) == [
+        "leak_everywhere",
+        "raise_error",
+        "say_goodbye",
+        "say_hello",
+        "sleep",
+    ]
     assert server.get("/api/v1/triggers").json() == ["emit_greeting"]
     assert server.get("/api/v1/tasks").json() == ["monitor_events"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from icon_http_testkit import Server, message
 
-ACTIONS = ["raise_error", "say_goodbye", "say_hello", "sleep"]
+ACTIONS = ["leak_everywhere", "raise_error", "say_goodbye", "say_hello", "sleep"]
 
 
 @pytest.fixture(scope="module")

@@ -40,3 +40,17 @@ def test_secret_absent_from_every_reply_and_log_line(fresh_server, debug: bool) 
         assert "Request input" in log and "Request output" in log
     for form in FORMS:
         assert form not in log, f"{form} leaked into the log"
+
+
+def test_a_connection_with_thousands_of_secrets_is_refused_with_a_400(fresh_server) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16: 100k secret-looking values are not turned into a masking pattern; the request is
+    refused before the step runs, with a JSON 400 that names the bound and echoes none of them."""
+    server = fresh_server()
+    msg = message("say_hello")
+    msg["body"]["connection"]["extra"] = {f"k{i}": {"token": f"hostile-value-{i:06d}"} for i in range(100_000)}
+    reply = server.post("/api/v1/actions/say_hello", msg)
+    assert reply.status == 400
+    body = reply.json()["body"]
+    assert body["status"] == "error" and "more secret values than the runtime masks" in body["error"]
+    assert b"hostile-value-" not in reply.body
+    assert server.post("/api/v1/actions/say_hello", message("say_hello")).status == 200  # the worker is fine

@@ -3,8 +3,10 @@
 Steps and connections log through one structlog logger wrapping the stdlib logger ``plugin``. Which
 execution a line belongs to is decided per line from a context variable, so concurrent executions never
 see each other's lines, and a cached connection created by an earlier request still logs into the
-current request's ``body.log``. Every captured and printed line is masked with the execution's
-:class:`~insightconnect_plugin_runtime._masking.SecretMasker`.
+current request's ``body.log``; threads the step starts carry its execution (``_thread_context``).
+Every captured line is masked with the execution's
+:class:`~insightconnect_plugin_runtime._masking.SecretMasker`; every printed line, whatever its
+logger or thread, also with the secrets of every execution in flight (``_process_masking``).
 
 The console is stderr: plain ``LEVEL message key=value`` lines for people (CLI, on-prem server), one
 JSON object per line in the cloud with the request context (request id, org id, integration id, path)
@@ -147,7 +149,12 @@ class JSONFormatter(logging.Formatter):
         return _mask(json.dumps(payload, default=str))
 
 
+_edge_masking = False
+
+
 def _mask(text: str) -> str:
+    if _edge_masking:
+        return text  # logging.Handler.format masks every handler's output (see _process_masking)
     execution = current_execution()
     return execution.masker.mask_text(text) if execution is not None else text
 
@@ -157,6 +164,12 @@ _configured = threading.Lock()
 
 
 def plugin_stdlib_logger() -> logging.Logger:
+    global _edge_masking
+    from ._process_masking import install
+
+    # Every handler of the process masks its output from now on (once; then free), with the secrets
+    # of every execution in flight: the formatters below need not mask a second time.
+    _edge_masking = install()
     logger = logging.getLogger(PLUGIN_LOGGER_NAME)
     with _configured:
         if not any(isinstance(h, _CaptureHandler) for h in logger.handlers):

@@ -1,17 +1,35 @@
 """Keep connection secrets out of replies, logs and errors.
 
 The reference masks values found under four key names, scores "leaks" by subsequence and only on some
-HTTP paths. Here a secret is every string the connection schema declares as a credential (the
+HTTP paths. Here a secret is every value the connection schema declares as a credential (the
 ``credential_*`` and ``password`` types, ``format: password``) plus values under secret-looking key
-names, and masking replaces exact occurrences of the secret and of its obvious derived forms (base64 at
-any alignment, URL-encoded, JSON-escaped) in one regular-expression pass. The runtime applies it to
-every reply, every log line and every error, in every mode.
+names; numbers there (a PIN) count as their text. Masking replaces every occurrence, overlapping ones
+included, of the secret and of the forms in which it commonly leaks:
+
+* as is, JSON-escaped (once and twice, ASCII-only and not), ``repr``-escaped and HTML-escaped;
+* URL-encoded by ``quote`` (``safe=""`` and the default ``safe="/"``) and ``quote_plus``, each with
+  upper- and lower-case percent escapes;
+* base64 (standard and URL-safe alphabets) at any of the three byte alignments inside a longer
+  encoded string, so ``base64("user:" + secret)`` is caught too;
+* hexadecimal of its UTF-8 bytes, lower and upper case.
+
+Not covered, on purpose: one-way digests and ciphertexts (nothing to recognise), case changes, other
+encodings (base32, gzip, nested encodings beyond the above), fragments (a secret cut or split across
+two writes), percent escapes that mix cases within one secret, and values shorter than
+:data:`MIN_SECRET_LENGTH` (masking those would rewrite ordinary text everywhere).
+
+Cost: each form is found with one ``str.find`` scan of the text (the forms are never combined into
+one large regular expression), and the secrets taken from one connection are bounded by
+:data:`MAX_SECRETS` and :data:`MAX_SECRET_CHARS`. The forms are derived lazily, on the first text
+masked, and cached per set of secrets. A connection past the bound is flagged (``overflow``); the
+runner then refuses the request with a 400 before any step code runs (see ``_runner``).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import html
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -21,14 +39,23 @@ from urllib.parse import quote, quote_plus
 MASK = "********"
 #: Shorter values are too likely to appear by chance in ordinary text to be masked safely.
 MIN_SECRET_LENGTH = 3
+#: At most this many distinct secrets per connection (a real one has a handful) ...
+MAX_SECRETS = 64
+#: ... and at most this many characters of them in total (room for a few PEM keys).
+MAX_SECRET_CHARS = 64 * 1024
 
 _SECRET_KEY_NAME = re.compile(
     r"^(secretkey|password|passwd|passphrase|key|token|api_?key|apikey|client_?secret|secret|"
-    r"private_?key|privatekey|access_?token|refresh_?token|secret_?key|auth_?token|bearer)$",
+    r"private_?key|privatekey|access_?token|refresh_?token|secret_?key|auth_?token|bearer|pin)$",
     re.IGNORECASE,
 )
 _NOT_SECRET_IN_CREDENTIAL = frozenset({"username", "user", "domain", "login", "email"})
 _CREDENTIAL_REF = re.compile(r"#/definitions/(credential_\w+|password)$")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+class SecretLimitError(ValueError):
+    """A connection holds more secrets than :data:`MAX_SECRETS` / :data:`MAX_SECRET_CHARS`."""
 
 
 def _credential_property_names(schema: dict[str, Any] | None) -> set[str]:
@@ -50,9 +77,19 @@ def _credential_property_names(schema: dict[str, Any] | None) -> set[str]:
     return names
 
 
-def _strings_in(value: Any, skip_keys: frozenset[str] = frozenset()) -> Iterator[str]:
+def _as_secret_text(value: Any) -> str | None:
+    """The text a secret value leaks as: strings as they are, numbers (not booleans) rendered."""
     if isinstance(value, str):
-        yield value
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _strings_in(value: Any, skip_keys: frozenset[str] = frozenset()) -> Iterator[str]:
+    text = _as_secret_text(value)
+    if text is not None:
+        yield text
     elif isinstance(value, dict):
         for key, item in value.items():
             if key not in skip_keys:
@@ -74,18 +111,63 @@ def _secrets_by_key_name(value: Any) -> Iterator[str]:
             yield from _secrets_by_key_name(item)
 
 
+class _BoundedSet:
+    """Distinct secrets, refusing (``SecretLimitError``) past the bounds instead of growing."""
+
+    def __init__(self) -> None:
+        self.items: set[str] = set()
+        self.chars = 0
+
+    def add(self, secret: str) -> None:
+        if len(secret) < MIN_SECRET_LENGTH or secret in self.items:
+            return
+        if len(self.items) >= MAX_SECRETS or self.chars + len(secret) > MAX_SECRET_CHARS:
+            raise SecretLimitError(
+                f"The connection holds more than {MAX_SECRETS} secret values or {MAX_SECRET_CHARS} characters "
+                "of them; the runtime refuses it rather than run with secrets it cannot mask."
+            )
+        self.items.add(secret)
+        self.chars += len(secret)
+
+    def ordered(self) -> tuple[str, ...]:
+        return tuple(sorted(self.items, key=lambda s: (-len(s), s)))
+
+
+def _collect(connection: Any, schema: dict[str, Any] | None, found: _BoundedSet) -> None:
+    for secret in _secrets_by_key_name(connection):
+        found.add(secret)
+    for name in _credential_property_names(schema):
+        for secret in _strings_in(connection.get(name), _NOT_SECRET_IN_CREDENTIAL):
+            found.add(secret)
+    for cred in connection.values():  # HTTP basic auth headers carry base64("user:password")
+        if isinstance(cred, dict) and isinstance(cred.get("username"), str) and isinstance(cred.get("password"), str):
+            if cred["password"]:
+                found.add(f"{cred['username']}:{cred['password']}")
+
+
 def connection_secrets(connection: Any, schema: dict[str, Any] | None = None) -> tuple[str, ...]:
-    """Every secret string held by a connection's parameters, longest first."""
+    """Every secret held by a connection's parameters, longest first.
+
+    Raises :class:`SecretLimitError` past :data:`MAX_SECRETS` or :data:`MAX_SECRET_CHARS`; the walk
+    stops there, so a hostile connection costs no more than the bound.
+    """
     if not isinstance(connection, dict) or not connection:
         return ()
-    found = set(_secrets_by_key_name(connection))
-    for name in _credential_property_names(schema):
-        found.update(_strings_in(connection.get(name), _NOT_SECRET_IN_CREDENTIAL))
-    creds = [v for v in connection.values() if isinstance(v, dict) and "username" in v and "password" in v]
-    for cred in creds:  # HTTP basic auth headers carry base64("user:password")
-        if isinstance(cred["username"], str) and isinstance(cred["password"], str) and cred["password"]:
-            found.add(f"{cred['username']}:{cred['password']}")
-    return tuple(sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=lambda s: (-len(s), s)))
+    found = _BoundedSet()
+    _collect(connection, schema, found)
+    return found.ordered()
+
+
+def _bounded_secrets(connection: Any, schema: dict[str, Any] | None) -> tuple[tuple[str, ...], bool]:
+    """The secrets up to the bound, and whether the connection held more."""
+    if not isinstance(connection, dict) or not connection:
+        return (), False
+    found = _BoundedSet()
+    try:
+        _collect(connection, schema, found)
+    except SecretLimitError:
+        return found.ordered(), True
+    return found.ordered(), False
 
 
 def _base64_cores(secret: bytes) -> Iterator[str]:
@@ -100,43 +182,119 @@ def _base64_cores(secret: bytes) -> Iterator[str]:
             yield core.replace("+", "-").replace("/", "_")
 
 
+def _lower_escapes(text: str) -> str:
+    return _PERCENT_ESCAPE.sub(lambda match: match.group(0).lower(), text)
+
+
 def derived_forms(secret: str) -> set[str]:
-    """The secret and the encodings in which it commonly leaks."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1], repr(secret)[1:-1]}
-    forms.update(_base64_cores(secret.encode()))
-    forms.add(json.dumps(json.dumps(secret)[1:-1])[1:-1])
+    """The secret and the encodings in which it commonly leaks (see the module docstring)."""
+    json_escaped = json.dumps(secret)[1:-1]
+    url_forms = {quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    forms = {
+        secret,
+        json_escaped,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(json_escaped)[1:-1],
+        repr(secret)[1:-1],
+        html.escape(secret),
+        *url_forms,
+        *map(_lower_escapes, url_forms),
+    }
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms.update(_base64_cores(raw))
+    forms.update((raw.hex(), raw.hex().upper()))
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
-class SecretMasker:
-    """Replaces a fixed set of secrets (and their derived forms) in strings and JSON-like data."""
+def find_spans(text: str, forms: Iterable[str]) -> list[tuple[int, int]]:
+    """Where any of ``forms`` occurs in ``text`` (overlapping occurrences included), as (start, end)."""
+    spans = []
+    for form in forms:
+        start = text.find(form)
+        while start != -1:
+            spans.append((start, start + len(form)))
+            start = text.find(form, start + 1)
+    return spans
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        forms: set[str] = set()
-        for secret in secrets:
-            forms |= derived_forms(secret)
-        ordered = sorted(forms, key=lambda s: (-len(s), s))
-        self.pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+def replace_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the union of ``spans`` replaced by :data:`MASK` (touching spans become one)."""
+    if not spans:
+        return text
+    spans.sort()
+    pieces = []
+    position = 0
+    start, end = spans[0]
+    for next_start, next_end in spans[1:]:
+        if next_start <= end:
+            end = max(end, next_end)
+            continue
+        pieces += [text[position:start], MASK]
+        position = end
+        start, end = next_start, next_end
+    pieces += [text[position:start], MASK, text[end:]]
+    return "".join(pieces)
+
+
+def mask_value(value: Any, mask_text: Any, secret_numbers: frozenset[str]) -> Any:
+    """A masked copy of JSON-like ``value``: strings, bytes, containers, and numbers equal to a secret."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {
+            (mask_text(key) if isinstance(key, str) else key): mask_value(item, mask_text, secret_numbers)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [mask_value(item, mask_text, secret_numbers) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return {mask_value(item, mask_text, secret_numbers) for item in value}
+    if isinstance(value, (bytes, bytearray)):
+        return mask_text(bytes(value).decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) in secret_numbers:
+        return MASK
+    return value
+
+
+class SecretMasker:
+    """Replaces a fixed set of secrets (and their derived forms) in strings and JSON-like data.
+
+    Building one is cheap: the derived forms are computed on the first text masked. ``overflow`` is
+    set when the connection held more secrets than the bound (only the first ones are here).
+    """
+
+    def __init__(self, secrets: Iterable[str], overflow: bool = False) -> None:
+        self.secrets = tuple(secrets)
+        self.overflow = overflow
+        self._forms: tuple[str, ...] | None = None
+        self._numbers = frozenset(self.secrets)
 
     def __bool__(self) -> bool:
-        return self.pattern is not None
+        return bool(self.secrets)
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """Every derived form of every secret, longest first (computed once, on first use)."""
+        if self._forms is None:
+            forms: set[str] = set()
+            for secret in self.secrets:
+                forms |= derived_forms(secret)
+            self._forms = tuple(sorted(forms, key=lambda s: (-len(s), s)))
+        return self._forms
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return find_spans(text, self.forms) if self.secrets and text else []
 
     def mask_text(self, text: str) -> str:
-        if self.pattern is None or not text:
+        if not self.secrets or not text:
             return text
-        return self.pattern.sub(MASK, text)
+        return replace_spans(text, find_spans(text, self.forms))
 
     def mask(self, value: Any) -> Any:
         """A masked copy of ``value``; the original is left untouched."""
-        if self.pattern is None:
+        if not self.secrets:
             return value
-        if isinstance(value, str):
-            return self.mask_text(value)
-        if isinstance(value, dict):
-            return {self.mask(k) if isinstance(k, str) else k: self.mask(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.mask(item) for item in value]
-        return value
+        return mask_value(value, self.mask_text, self._numbers)
 
     def mask_envelope(self, envelope: Any) -> Any:
         """Like :meth:`mask`, but the envelope's own keys (top level and ``body``) are left as they are.
@@ -144,7 +302,7 @@ class SecretMasker:
         Those keys are written by the runtime, never by the step, so they cannot leak a secret; masking
         them broke the envelope when a secret happened to equal one (``status``, ``log``, ``output``).
         """
-        if self.pattern is None or not isinstance(envelope, dict):
+        if not self.secrets or not isinstance(envelope, dict):
             return self.mask(envelope)
         return {
             key: ({k: self.mask(v) for k, v in item.items()} if key == "body" and isinstance(item, dict)
@@ -152,18 +310,27 @@ class SecretMasker:
             for key, item in envelope.items()
         }  # fmt: skip
 
+    def mask_envelope_json(self, text: str) -> str:
+        """JSON text of an envelope (as a plugin's ``custom_encoder`` wrote it), masked like
+        :meth:`mask_envelope`: the encoder may render values the structural masking never saw, and
+        masking the text directly would also rewrite the envelope's keys when a secret equals one."""
+        if not self.secrets or self.mask_text(text) == text:
+            return text
+        return json.dumps(self.mask_envelope(json.loads(text)))
+
 
 NO_MASKER = SecretMasker(())
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_masker(secrets: tuple[str, ...]) -> SecretMasker:
-    return SecretMasker(secrets)
+def _cached_masker(secrets: tuple[str, ...], overflow: bool) -> SecretMasker:
+    return SecretMasker(secrets, overflow)
 
 
 def masker_for(connection: Any, schema: dict[str, Any] | None = None) -> SecretMasker:
-    secrets = connection_secrets(connection, schema)
-    return _cached_masker(secrets) if secrets else NO_MASKER
+    """The (cached) masker of a connection's secrets; ``overflow`` tells whether it held too many."""
+    secrets, overflow = _bounded_secrets(connection, schema)
+    return _cached_masker(secrets, overflow) if secrets else NO_MASKER
 
 
 class OutputMasker:

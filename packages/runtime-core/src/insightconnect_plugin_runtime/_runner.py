@@ -7,7 +7,11 @@ Differences from the reference, all deliberate (see the core README):
   ``KeyboardInterrupt`` raised by the step, produces an error envelope: never ``ok`` with ``null``;
 * empty required inputs, a missing task ``state`` and connection parameters that fail their schema are
   client errors (HTTP 400), an unknown step is :class:`UnknownStepError` (HTTP 404);
-* the reply and the captured log are masked with the connection's secrets in every mode.
+* the reply and the captured log are masked with the connection's secrets in every mode; while the
+  step runs its secrets are in the process-wide masking authority (``_in_flight``), so every log line of
+  the process is masked with them, whatever thread or logger wrote it;
+* a connection with more secret values than the masker takes (``_masking.MAX_SECRETS``,
+  ``MAX_SECRET_CHARS``) is refused with a 400 before any step code runs.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any
 
 from ._contracts import StepCall
 from ._extensions import around_step
+from ._in_flight import IN_FLIGHT
 from ._logging import Execution, capture, step_logger
-from ._masking import masker_for
+from ._masking import MAX_SECRET_CHARS, MAX_SECRETS, masker_for
 from ._validation import describe_error, is_validation_error
 from .dispatcher import Http, Noop, Stdout
 from .exceptions import (
@@ -228,6 +233,12 @@ class StepRunner:
     # --- top level ---------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        try:
+            return self._run()
+        finally:
+            IN_FLIGHT.release(self.execution.masker)  # after the reply and the failure log are masked
+
+    def _run(self) -> dict[str, Any]:
         output: Any = None
         error: BaseException | None = None
         reply_type: str | None = None
@@ -274,7 +285,14 @@ class StepRunner:
 
     def _run_with_hooks(self) -> Any:
         body = self.message["body"]
-        self.execution.masker = masker_for(body.get("connection"), getattr(self.plugin.connection, "schema", None))
+        masker = masker_for(body.get("connection"), getattr(self.plugin.connection, "schema", None))
+        self.execution.masker = masker
+        IN_FLIGHT.acquire(masker)  # released by run() once the reply is built
+        if masker.overflow:
+            raise ClientException(
+                "The connection holds more secret values than the runtime masks "
+                f"(at most {MAX_SECRETS} values, {MAX_SECRET_CHARS} characters in all); it was refused unused."
+            )
         self.plugin.connection.meta.set_workflow(body.get("meta"))
         kind, _, _ = STEP_KINDS[self.message["type"]]
         name = body.get(kind, "") if kind != "connection_test" else "connection"

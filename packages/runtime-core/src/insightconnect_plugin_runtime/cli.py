@@ -209,7 +209,15 @@ class CLI:
         except LoggedException as failure:
             reply = failure.output
             code = EXIT_USAGE if isinstance(failure.ex, MessageError) else EXIT_STEP_FAILED
-        return self._write_reply(reply, code)
+        return self._write_reply(reply, code, self._masker(message))
+
+    def _masker(self, message: Any) -> Any:
+        """The message's secret masker, for what a custom encoder writes after the reply was masked."""
+        from ._masking import masker_for
+
+        body = message.get("body") if isinstance(message, dict) else None
+        connection = body.get("connection") if isinstance(body, dict) else None
+        return masker_for(connection, getattr(self.plugin.connection, "schema", None))
 
     def _read_message(self, inline: str | None) -> tuple[Any, str | None]:
         try:
@@ -230,16 +238,19 @@ class CLI:
         reply = build_envelope(self.plugin, None, None, "", False, None, problem, ex=MessageError(problem))
         return self._write_reply(reply, EXIT_USAGE)
 
-    def _write_reply(self, reply: dict[str, Any], code: int) -> int:
+    def _write_reply(self, reply: dict[str, Any], code: int, masker: Any = None) -> int:
+        mask_text = masker.mask_text if masker is not None else (lambda text: text)
         try:
             text = json.dumps(reply, cls=self.plugin.custom_encoder)
+            if self.plugin.custom_encoder is not None and masker is not None:
+                text = masker.mask_envelope_json(text)  # the encoder may render values never masked
         except (TypeError, ValueError) as error:
             body = reply.get("body", {})
-            problem = f"The step result cannot be written as JSON: {error}"
+            problem = mask_text(f"The step result cannot be written as JSON: {error}")
             sys.stderr.write(problem + "\n")
             body.pop("output", None)
             body.update({"status": "error", "error": problem})
-            text = json.dumps(reply, default=str)
+            text = mask_text(json.dumps(reply, default=str))
             code = EXIT_STEP_FAILED
         self.stdout.write(text + "\n")
         self.stdout.flush()

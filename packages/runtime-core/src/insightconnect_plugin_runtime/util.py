@@ -201,3 +201,14 @@ def sample(source: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     defs = {f"#/definitions/{name}": schema for name, schema in (source.get("definitions") or {}).items()}
     return default_for_object(source, defs)
+
+
+def mask_secrets_in_flight(text: str) -> str:
+    """``text`` with every secret of every step execution in flight in this process masked.
+
+    The process-wide masking authority that core's logging uses; sibling distributions (tracing)
+    apply it to whatever they export. Identity when no execution holds a secret.
+    """
+    from ._in_flight import IN_FLIGHT
+
+    return IN_FLIGHT.mask_text(text)

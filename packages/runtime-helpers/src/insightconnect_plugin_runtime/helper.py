@@ -96,6 +96,35 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
+_QUERY_AFTER_PATH = re.compile(r"(/[^\s?#'\"<>]*)[?#][^\s'\"<>)]*")
+
+
+def _error_for_log(error: BaseException) -> str:
+    """An error's text without the query strings of the URLs it quotes (``requests`` and ``urllib3``
+    put the full request URL or path in their messages)."""
+    return _QUERY_AFTER_PATH.sub(r"\1", str(error))
+
+
+def _url_for_log(url: Any) -> str:
+    """``url`` as log lines and error messages show it: no user info, query string or fragment.
+
+    Those parts carry credentials (``?apikey=...``, ``user:pass@``) that are not always connection
+    secrets the runtime could mask (a token obtained at run time), and a reader never needs them.
+    """
+    text = str(url)
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return text.split("?", 1)[0].split("#", 1)[0]
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 # --------------------------------------------------------------------------------------------------
 # Constants
 # --------------------------------------------------------------------------------------------------
@@ -777,7 +806,7 @@ def response_handler(
     data = _return_response_data(response, error, data_location)
     if status in allowed_status_codes:
         return None
-    logger.info("HTTP request to %s failed with status %s", getattr(response, "url", "?"), status)
+    logger.info("HTTP request to %s failed with status %s", _url_for_log(getattr(response, "url", "?")), status)
     exception: Exception
     if status in custom_configs:
         exception = _with_data(custom_configs[status], data)
@@ -930,13 +959,13 @@ def open_url(
         if error.code == 304:
             return None
         if 300 <= error.code < 400:  # urllib's own redirect refusals (a file: Location, a loop)
-            logger.error("open_url: refused a redirect from %s: %s", url, error.reason)
-            raise HelperError(f"open_url: refused a redirect from {url}: {error.reason}") from error
-        logger.error("open_url: %s answered HTTP %s", url, error.code)
-        raise HelperError(f"open_url: {url} answered HTTP {error.code}") from error
+            logger.error("open_url: refused a redirect from %s: %s", _url_for_log(url), error.reason)
+            raise HelperError(f"open_url: refused a redirect from {_url_for_log(url)}: {error.reason}") from error
+        logger.error("open_url: %s answered HTTP %s", _url_for_log(url), error.code)
+        raise HelperError(f"open_url: {_url_for_log(url)} answered HTTP {error.code}") from error
     except (urllib.error.URLError, OSError) as error:
-        logger.error("open_url: cannot reach %s: %s", url, error)
-        raise HelperError(f"open_url: cannot reach {url}: {error}") from error
+        logger.error("open_url: cannot reach %s: %s", _url_for_log(url), _error_for_log(error))
+        raise HelperError(f"open_url: cannot reach {_url_for_log(url)}: {_error_for_log(error)}") from error
 
 
 def check_url(url: str) -> bool:
@@ -954,7 +983,7 @@ def check_url(url: str) -> bool:
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema):
         raise
     except requests.exceptions.RequestException as error:
-        logger.error("check_url: %s is not reachable: %s", url, error)
+        logger.error("check_url: %s is not reachable: %s", _url_for_log(url), _error_for_log(error))
         return False
 
 
@@ -964,7 +993,7 @@ def check_url_modified(url: str) -> bool:
         response = requests.head(url, timeout=URL_CHECK_TIMEOUT_SECONDS)
         response.raise_for_status()
     except requests.exceptions.RequestException as error:
-        logger.info("check_url_modified: %s: %s", url, error)
+        logger.info("check_url_modified: %s: %s", _url_for_log(url), _error_for_log(error))
         return False
     return response.status_code == 200
 
@@ -998,7 +1027,7 @@ def get_url_filename(url: str) -> str | None:
     try:
         response = requests.head(url, timeout=URL_CHECK_TIMEOUT_SECONDS, allow_redirects=True)
     except requests.exceptions.RequestException as error:
-        logger.error("get_url_filename: %s: %s", url, error)
+        logger.error("get_url_filename: %s: %s", _url_for_log(url), _error_for_log(error))
         return None
     try:
         name = get_url_content_disposition(response.headers)

@@ -144,7 +144,9 @@ def _ensure_provider(plugin: Any, endpoint: str | None) -> Any:
         del attributes["service.name"]  # the standard variable wins; Resource.create reads it
     provider = TracerProvider(resource=Resource.create(attributes))
     exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    from ._tracing_masking import MaskingSpanProcessor
+
+    provider.add_span_processor(MaskingSpanProcessor(BatchSpanProcessor(exporter)))
     trace.set_tracer_provider(provider)
     _state.provider = provider
     log.info("Tracing enabled for %s, exporting to %s", service_name(plugin), endpoint or "OTEL_* settings")

@@ -9,11 +9,13 @@ class Connection(insightconnect_plugin_runtime.Connection):
         super(self.__class__, self).__init__(input=ConnectionSchema())
         self.api_key = None
         self.greeting_prefix = "Hello"
+        self.pin = None
 
     def connect(self, params):
         self.logger.info("Connecting to the example service")
         self.api_key = params["api_key"]["secretKey"]
         self.greeting_prefix = params.get("greeting_prefix") or "Hello"
+        self.pin = params.get("pin")
 
     def test(self):
         if self.api_key == "bad-key":

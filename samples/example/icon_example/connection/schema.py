@@ -11,7 +11,8 @@ class ConnectionSchema(insightconnect_plugin_runtime.Input):
   "title": "Variables",
   "properties": {
     "api_key": {"$ref": "#/definitions/credential_secret_key", "title": "API Key", "order": 1},
-    "greeting_prefix": {"type": "string", "title": "Greeting Prefix", "default": "Hello", "order": 2}
+    "greeting_prefix": {"type": "string", "title": "Greeting Prefix", "default": "Hello", "order": 2},
+    "pin": {"type": "integer", "title": "PIN", "format": "password", "order": 3}
   },
   "required": ["api_key"],
   "definitions": {

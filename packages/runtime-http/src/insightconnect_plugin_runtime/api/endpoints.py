@@ -355,7 +355,10 @@ class Endpoints:
 
     def _reply(self, reply: Any, status: int, message: Any) -> Response:
         try:
-            text = json.dumps(reply, cls=self.encoder) if self.encoder is not None else json.dumps(reply)
+            if self.encoder is None:
+                text = json.dumps(reply)
+            else:  # the encoder may render values (objects, bytes, numbers) the envelope masking never saw
+                text = self._masker(message).mask_envelope_json(json.dumps(reply, cls=self.encoder))
         except (TypeError, ValueError) as error:
             problem = f"The step result cannot be written as JSON: {error}"
             log.error(self._masker(message).mask_text(problem))

@@ -1,0 +1,102 @@
+"""Lines a step logs from threads it starts still belong to that step.
+
+Which execution a line belongs to lives in a context variable, and a new thread starts with an empty
+context. So, once installed, threads started while an execution is current run their target inside
+that execution (``threading.Thread.start``, which ``threading.Timer`` shares), and so do callables
+submitted to a ``concurrent.futures.ThreadPoolExecutor`` (``submit``, which ``map`` and asyncio's
+``run_in_executor`` use). The executor's own worker threads are started outside any execution: they
+serve many requests, each task carries its own.
+
+Such a thread or task also holds its execution's masker in the process-wide authority until it ends,
+so a thread that outlives its step keeps being masked with the step's secrets.
+
+Not attributed (their lines are still masked by the process-wide authority with the secrets of every
+execution in flight, but do not reach a ``body.log``): threads started with ``_thread.start_new_thread``,
+threads started before the step (a pool the plugin created at import time and feeds through its own
+queue), other executors than ``ThreadPoolExecutor``, and other processes.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+from ._in_flight import IN_FLIGHT
+from ._logging import _current
+
+_installed = False
+_lock = threading.Lock()
+
+
+def _run_in(execution: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+    token = _current.set(execution)
+    try:
+        return function(*args, **kwargs)
+    finally:
+        _current.reset(token)
+
+
+def install() -> None:
+    """Patch thread start and executor submit, once per process."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    _patch_thread_start()
+    _patch_executor_submit()
+
+
+def _patch_thread_start() -> None:
+    original_start = threading.Thread.start
+
+    @functools.wraps(original_start)
+    def start(self: threading.Thread) -> None:
+        execution = _current.get()
+        if execution is None:
+            return original_start(self)
+        masker = execution.masker
+        run = self.run
+
+        def attributed_run() -> None:
+            try:
+                _run_in(execution, run)
+            finally:
+                IN_FLIGHT.release(masker)
+
+        IN_FLIGHT.acquire(masker)
+        self.run = attributed_run  # type: ignore[method-assign]
+        try:
+            original_start(self)
+        except BaseException:
+            IN_FLIGHT.release(masker)
+            raise
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+
+
+def _patch_executor_submit() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    original_submit = ThreadPoolExecutor.submit
+
+    @functools.wraps(original_submit)
+    def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        execution = _current.get()
+        if execution is None:
+            return original_submit(self, fn, *args, **kwargs)
+        masker = execution.masker
+        IN_FLIGHT.acquire(masker)
+        token = _current.set(None)  # worker threads the pool starts now serve every later request too
+        try:
+            future = original_submit(self, functools.partial(_run_in, execution, fn), *args, **kwargs)
+        except BaseException:
+            IN_FLIGHT.release(masker)
+            raise
+        finally:
+            _current.reset(token)
+        future.add_done_callback(lambda _: IN_FLIGHT.release(masker))
+        return future
+
+    ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
