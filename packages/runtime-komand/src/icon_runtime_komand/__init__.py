@@ -9,14 +9,13 @@ a wheel with the same paths would overwrite its files on install and delete them
 Instead ``icon_runtime_komand.pth`` calls :func:`install` when Python starts, which appends
 :class:`KomandFinder` to the *end* of ``sys.meta_path``. Python asks the finders in order, so the
 finder only answers for ``komand`` after every ordinary finder found nothing: with a real ``komand``
-on ``sys.path``, that one is imported and this distribution does nothing.
+on ``sys.path``, that one is imported and this distribution does nothing. Only when our ``komand``
+module runs does :class:`SubmoduleAliasFinder` join (at the front) to serve ``komand.<module>``.
 
 This module runs at every interpreter start, so it imports nothing at module level beyond ``os``
 and ``sys`` (both loaded already; not even ``typing``, which would add milliseconds to every
 start); the runtime is imported only when a plugin imports ``komand``.
 """
-
-from __future__ import annotations
 
 import os
 import sys
@@ -73,26 +72,41 @@ class _AliasLoader:
 
 
 class KomandFinder:
-    """Meta path finder for ``komand`` and ``komand.*``; installed last, so it never shadows anything."""
+    """Finds ``komand`` itself; appended *last* to ``sys.meta_path``, so it never shadows a real one."""
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
-        if fullname == KOMAND:
-            from importlib.util import spec_from_file_location
-
-            # A package with no directory of its own: its submodules come from this finder.
-            return spec_from_file_location(KOMAND, _alias_module_path(), submodule_search_locations=[])
-        if not fullname.startswith(KOMAND + "."):
+        if fullname != KOMAND:
             return None
-        if not is_ours(sys.modules.get(KOMAND)):
-            return None  # a real komand is imported: its missing submodules are not ours to supply
+        from importlib.util import spec_from_file_location
+
+        # A package with no directory of its own: its submodules come from SubmoduleAliasFinder.
+        return spec_from_file_location(KOMAND, _alias_module_path(), submodule_search_locations=[])
+
+    def invalidate_caches(self) -> None:
+        return None
+
+
+class SubmoduleAliasFinder:
+    """Finds ``komand.<module>`` as the runtime's module, once *our* ``komand`` is imported.
+
+    It goes *first* on ``sys.meta_path`` (inserted when our ``komand`` module executes): an aliased
+    package such as ``komand.clients`` is the runtime's package, whose ``__path__`` would let the
+    ordinary path finder load ``clients/oauth.py`` a second time as a separate ``komand.clients.oauth``
+    module; answering first keeps exactly one module object per file. It declines every name while
+    the imported ``komand`` is a real KOMAND SDK.
+    """
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+        if not fullname.startswith(KOMAND + ".") or not is_ours(sys.modules.get(KOMAND)):
+            return None
         target_name = runtime_name(fullname)
         if target_name is None:
             return None
         from importlib.machinery import ModuleSpec
         from importlib.util import find_spec
 
-        # Raises the runtime's MissingDistributionError when the sibling that ships it is absent,
-        # which names the distribution to install (``komand.helper`` needs icon-runtime-helpers).
+        # Raises the runtime's MissingDistributionError when the sibling that ships the module is
+        # absent, which names the distribution to install (``komand.helper``: icon-runtime-helpers).
         if find_spec(target_name) is None:
             return None
         return ModuleSpec(fullname, _AliasLoader(target_name))
@@ -109,4 +123,15 @@ def install(meta_path: list[object] | None = None) -> KomandFinder:
             return finder
     finder = KomandFinder()
     finders.append(finder)
+    return finder
+
+
+def install_submodule_finder(meta_path: list[object] | None = None) -> SubmoduleAliasFinder:
+    """Insert :class:`SubmoduleAliasFinder` at the front of ``meta_path`` once; return it."""
+    finders = sys.meta_path if meta_path is None else meta_path
+    for finder in finders:
+        if isinstance(finder, SubmoduleAliasFinder):
+            return finder
+    finder = SubmoduleAliasFinder()
+    finders.insert(0, finder)
     return finder

@@ -16,9 +16,12 @@ from types import ModuleType
 from typing import Any
 
 import insightconnect_plugin_runtime as _runtime
+from icon_runtime_komand import install_submodule_finder
 
 #: Tells :func:`icon_runtime_komand.is_ours` this is not a real KOMAND SDK.
 __icon_runtime_komand__ = True
+
+install_submodule_finder()
 
 #: The classes generated KOMAND code uses (``komand.Plugin``, ``komand.Action``, ``komand.CLI``...).
 __all__ = list(_runtime.__all__)
