@@ -50,6 +50,21 @@ OUR_PATHS = ("insightconnect_plugin_runtime/", "icon_runtime_komand/")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FRAME = re.compile(r'^\s*File "([^"]+)", line \d+')
 _print_lock = threading.Lock()
+#: Standard-library modules of Python 2 that Python 3 renamed or removed: importing one is Python 2 code.
+PY2_STDLIB = frozenset(
+    "urllib2 urlparse StringIO cStringIO ConfigParser HTMLParser httplib Queue cookielib commands exceptions "
+    "__builtin__ cPickle SocketServer BaseHTTPServer SimpleHTTPServer md5 sha sets Tkinter xmlrpclib dummy_thread "
+    "thread anydbm dbhash htmlentitydefs robotparser UserDict UserList UserString copy_reg repr".split()
+)
+#: What each attribution means in the summary.
+CAUSES = {
+    "ours": "ours: a frame in our code, or a komand name we do not provide",
+    "py2": "plugin: Python 2 code (syntax or a Python 2 standard-library module)",
+    "py311-dep": "plugin: a pinned dependency that no longer works on this Python",
+    "undeclared": "plugin: imports a module neither requirements.txt nor its Dockerfile installs",
+    "plugin": "plugin: its own code fails",
+    "environment": "harness or machine",
+}
 
 #: Put on PYTHONPATH of every plugin process: refuses non-loopback connections and name lookups,
 #: so nothing here depends on (or uses) the network.
@@ -132,25 +147,42 @@ def last_line(text: str) -> str:
 
 
 def attribute(traceback_text: str, plugin_root: Path, missing: str | None = None) -> str:
-    """``ours``, ``py311`` or ``plugin``: whose problem the error in ``traceback_text`` is."""
+    """Whose problem the error in ``traceback_text`` is: a key of :data:`CAUSES`."""
     text = ANSI.sub("", traceback_text)
     frames = frames_of(text)
     innermost = frames[-1] if frames else ""
     final = last_line(text)
+    if missing is None and (found := re.search(r"No module named '([^']+)'", final)):
+        missing = found.group(1)
     if missing and (missing == "komand" or missing.startswith(("komand.", "insightconnect_plugin_runtime"))):
         return "ours"
     if re.search(r"module 'komand(\.[a-z_.]+)?' has no attribute", text):
         return "ours"
+    if missing and missing.split(".")[0] in PY2_STDLIB:
+        return "py2"
+    in_dependency = "site-packages" in innermost or "/lib/python3" in innermost
     if final.startswith(("SyntaxError", "TabError", "IndentationError")):
-        return "py311"  # Python 2 code, in the plugin or in a dependency it pins
+        return "py311-dep" if in_dependency else "py2"
     if any(part in innermost for part in OUR_PATHS):
         return "ours"
-    in_site_packages = "site-packages" in innermost or "/lib/python3" in innermost
-    if in_site_packages:
-        return "py311"  # a pinned dependency that no longer imports on this Python
-    if final.startswith("ModuleNotFoundError"):
-        return "plugin"  # imports a module its requirements.txt does not declare
-    return "plugin" if str(plugin_root) in innermost else ("ours" if not frames else "plugin")
+    if final.startswith("ModuleNotFoundError") and not in_dependency:
+        return "undeclared"
+    if in_dependency:
+        return "py311-dep"
+    return "plugin" if frames else "ours"
+
+
+def dockerfile_requirements(root: Path) -> list[str]:
+    """Packages a plugin's Dockerfile installs (``pip install``, ``easy_install``) beside requirements.txt."""
+    dockerfile = root / "Dockerfile"
+    if not dockerfile.exists():
+        return []
+    found = []
+    pattern = r"(?:pip3? install|easy_install) ([^&;\\\n]+)"
+    for command in re.findall(pattern, dockerfile.read_text(errors="replace")):
+        words = command.split()
+        found += [w for w in words if not w.startswith("-") and w not in (".", "requirements.txt") and "*" not in w]
+    return [w for w in found if "/" not in w or w.startswith("git+")]
 
 
 # --- one plugin ------------------------------------------------------------------------------------
@@ -354,6 +386,10 @@ class Harness:
                 stripped = line.split(" #", 1)[0].strip()
                 if stripped and not stripped.startswith("#") and not RUNTIME_REQUIREMENT.match(stripped):
                     lines.append(stripped)
+        from_dockerfile = [r for r in dockerfile_requirements(root) if r not in lines]
+        if from_dockerfile:
+            result.notes.append(f"+Dockerfile: {' '.join(from_dockerfile)}")
+        lines += from_dockerfile
         result.requirements = ", ".join(lines)
         if not lines:
             return True
@@ -369,8 +405,9 @@ class Harness:
             result.status = "skipped"
             requirement = failed_requirement(out)
             why = "timed out" if code == 124 else "does not install on Python " + self.python_version
-            if "git+" in requirement or (any("git+" in line for line in lines) and "git clone" in out):
-                why = "is a git URL (no network but PyPI here)"
+            git_lines = [line for line in lines if "git+" in line]
+            if git_lines and ("git+" in requirement or "git clone" in out or "git" in requirement):
+                requirement, why = git_lines[0], "is a git URL (this machine reaches only PyPI)"
             result.fail("requirement", f"{requirement} {why}")
             return False
         conflicts = sorted(set(re.findall(r"(icon-runtime-[a-z]+ [^ ]+ requires [^,]+, but you have [^\n]+)", out)))
@@ -472,9 +509,10 @@ def report(results: list[Result], python_version: str, seconds: float) -> int:
         if r.first_error and r.status != "skipped":
             causes.setdefault(r.cause, []).append(r.name)
     for cause, names in sorted(causes.items()):
-        print(f"failures caused by {cause:<11}: {len(names):>3}  {' '.join(names)}")
+        print(f"{cause:<11} {len(names):>3}  ({CAUSES.get(cause, cause)}): {' '.join(names)}")
     if skipped:
-        print(f"skipped (requirement)      : {len(skipped):>3}  {' '.join(r.name for r in skipped)}")
+        names = " ".join(r.name for r in skipped)
+        print(f"{'skip':<11} {len(skipped):>3}  (a requirement does not install here): {names}")
     return 1 if "ours" in causes else 0
 
 
