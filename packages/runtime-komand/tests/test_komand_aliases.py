@@ -85,7 +85,8 @@ def test_unknown_and_private_names_are_not_aliased():
     with pytest.raises(ModuleNotFoundError) as missing:
         importlib.import_module("komand.no_such_thing")
     assert missing.value.name == "komand.no_such_thing"
-    for private in ("_runner", "_masking", "api._private"):
+    assert _komand().__path__ == []  # no directory: nothing but the aliases is importable below komand
+    for private in ("_runner", "_masking", "api._private", "_alias"):
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(f"komand.{private}")
     with pytest.raises(AttributeError):

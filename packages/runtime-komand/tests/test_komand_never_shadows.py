@@ -61,3 +61,49 @@ def test_without_a_real_komand_ours_is_imported(tmp_path):
     assert result["file"].endswith("icon_runtime_komand/_alias.py")
     assert result["exceptions"] == "insightconnect_plugin_runtime.exceptions"
     assert result["runtime_helper_loaded"] is True
+
+
+def test_submodule_finder_declines_while_a_real_komand_is_imported(monkeypatch):
+    """Even installed (ours was imported once), the alias finder never fills in a real komand's gaps."""
+    import types
+
+    import icon_runtime_komand
+    import komand  # ours, for the contrast at the end
+
+    finder = icon_runtime_komand.SubmoduleAliasFinder()
+    monkeypatch.setitem(sys.modules, "komand", types.ModuleType("komand"))
+    assert finder.find_spec("komand.exceptions") is None
+    assert finder.find_spec("komand.helper") is None
+    real = types.ModuleType("komand")
+    real.__icon_runtime_komand__ = "yes"  # only the exact marker value counts
+    monkeypatch.setitem(sys.modules, "komand", real)
+    assert finder.find_spec("komand.exceptions") is None
+    monkeypatch.setitem(sys.modules, "komand", komand)
+    assert finder.find_spec("komand.exceptions").name == "komand.exceptions"
+    assert finder.find_spec("komandx.exceptions") is None
+    assert finder.find_spec("json") is None
+
+
+def test_installers_add_one_finder_each_in_the_right_place():
+    import icon_runtime_komand
+
+    first, last = object(), object()
+    meta_path = [first, last]
+    finder = icon_runtime_komand.install(meta_path)
+    assert meta_path == [first, last, finder] and isinstance(finder, icon_runtime_komand.KomandFinder)
+    assert icon_runtime_komand.install(meta_path) is finder and len(meta_path) == 3
+    aliases = icon_runtime_komand.install_submodule_finder(meta_path)
+    assert meta_path == [aliases, first, last, finder]
+    assert isinstance(aliases, icon_runtime_komand.SubmoduleAliasFinder)
+    assert icon_runtime_komand.install_submodule_finder(meta_path) is aliases and len(meta_path) == 4
+
+
+def test_the_komand_finder_answers_only_for_komand_itself():
+    import icon_runtime_komand
+
+    finder = icon_runtime_komand.KomandFinder()
+    spec = finder.find_spec("komand")
+    assert spec.name == "komand" and spec.origin.endswith("icon_runtime_komand/_alias.py")
+    assert spec.submodule_search_locations == []
+    for other in ("komand.helper", "komandx", "json", "insightconnect_plugin_runtime"):
+        assert finder.find_spec(other) is None

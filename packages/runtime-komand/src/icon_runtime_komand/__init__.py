@@ -79,8 +79,12 @@ class KomandFinder:
             return None
         from importlib.util import spec_from_file_location
 
-        # A package with no directory of its own: its submodules come from SubmoduleAliasFinder.
-        return spec_from_file_location(KOMAND, _alias_module_path(), submodule_search_locations=[])
+        spec = spec_from_file_location(KOMAND, _alias_module_path(), submodule_search_locations=[])
+        # A package with no directory of its own (spec_from_file_location fills in this file's
+        # directory, which would make ``komand._alias`` importable): submodules come only from
+        # SubmoduleAliasFinder.
+        spec.submodule_search_locations = []
+        return spec
 
     def invalidate_caches(self) -> None:
         return None
