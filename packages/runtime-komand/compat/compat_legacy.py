@@ -375,7 +375,7 @@ class Harness:
             return result
         finally:
             result.seconds = round(time.time() - started)
-            if not self.args.keep:
+            if not self.args.keep_venvs:
                 shutil.rmtree(pdir / "venv", ignore_errors=True)
 
     def install_requirements(self, result: Result, root: Path, python: str, logfile: Path) -> bool:
@@ -533,7 +533,8 @@ def main() -> int:
     parser.add_argument("-j", "--jobs", type=int, default=1, choices=(1, 2))
     parser.add_argument("--python", default="python3.11", help="interpreter the plugin venvs use")
     parser.add_argument("--workdir", help="work folder (default: a fresh one under /tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (sources, logs, venvs)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (sources, logs)")
+    parser.add_argument("--keep-venvs", action="store_true", help="keep every plugin's venv too (large)")
     parser.add_argument("--pip-cache", help="PIP_CACHE_DIR (default: pip's own cache, kept between runs)")
     parser.add_argument("--install-timeout", type=int, default=420, help="seconds for one plugin's requirements")
     parser.add_argument("--step-timeout", type=int, default=60, help="seconds for one info / sample run")

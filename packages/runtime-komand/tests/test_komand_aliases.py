@@ -97,7 +97,15 @@ def test_unknown_and_private_names_are_not_aliased():
 def test_dir_lists_classes_and_modules_not_the_runtimes_own_imports():
     listing = dir(_komand())
     assert {"Action", "Plugin", "CLI", "helper", "exceptions", "dispatcher", "util"} <= set(listing)
-    assert not {"importlib", "sys", "Any", "install_certifi_patch", "_runtime"} & set(listing)
+    assert not {"importlib", "sys", "Any", "install_certifi_patch"} & set(listing)
+    # No private runtime module (_components, _certifi...) and no helper of ours: only the dunders.
+    assert [name for name in listing if name.startswith("_")] == [
+        "__all__",
+        "__doc__",
+        "__file__",
+        "__name__",
+        "__path__",
+    ]
 
 
 # --- patch points: a test patches under one name, plugin code calls under the other -----------------
