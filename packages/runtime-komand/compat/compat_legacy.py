@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[3]
 #: Built from this checkout into every plugin venv; aws and tracing only where a plugin uses them.
 BASE_PACKAGES = ("runtime-core", "runtime-helpers", "runtime-komand")
 OPTIONAL_PACKAGES = {"runtime-aws": "aws_client", "runtime-tracing": "insightconnect_plugin_runtime.telemetry"}
-RUNTIME_REQUIREMENT = re.compile(r"^\s*(insightconnect[-_.]plugin[-_.]runtime|komand)\b", re.I)
+RUNTIME_REQUIREMENT = re.compile(r"^\s*(insightconnect[-_.]plugin[-_.]runtime|komand)\s*([<>=!~;\[]|$)", re.I)
 KOMAND_IMPORT = r"^\s*(from komand[ .]|import komand\b)"
 OUR_PATHS = ("insightconnect_plugin_runtime/", "icon_runtime_komand/")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
