@@ -89,7 +89,7 @@ socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
 #: Run inside a plugin venv: import every module of the given package directories, report as JSON.
 IMPORT_DRIVER = """
 import importlib, json, os, sys, traceback
-root, packages = sys.argv[1], sys.argv[2:]
+report_file, root, packages = sys.argv[1], sys.argv[2], sys.argv[3:]
 sys.path.insert(0, root)
 modules, failed = [], []
 for package in packages:
@@ -107,7 +107,8 @@ for name in modules:
         failed.append({"module": name, "error": "%s: %s" % (type(error).__name__, error),
                        "type": type(error).__name__, "missing": getattr(error, "name", None),
                        "traceback": traceback.format_exc()[-4000:]})
-print(json.dumps({"modules": len(modules), "failed": failed}))
+with open(report_file, "w") as fh:
+    json.dump({"modules": len(modules), "failed": failed}, fh)
 """
 
 
@@ -428,16 +429,17 @@ class Harness:
         packages = sorted(
             d.name for d in root.iterdir() if d.is_dir() and d.name not in skip and (d / "__init__.py").exists()
         )
+        report_file = root.parents[2] / "imports.json"  # stdout and stderr may carry the plugin's own noise
         code, out = run(
-            [python, str(self.work / "import_driver.py"), str(root), *packages],
+            [python, str(self.work / "import_driver.py"), str(report_file), str(root), *packages],
             logfile,
             self.args.step_timeout * 3,
             env=env,
             cwd=root,
         )
         try:
-            report = json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
+            report = json.loads(report_file.read_text())
+        except (ValueError, OSError):
             result.fail(attribute(out, root), "imports: " + last_line(out))
             return
         result.modules = report["modules"]
