@@ -181,9 +181,14 @@ def dockerfile_requirements(root: Path) -> list[str]:
     found = []
     pattern = r"(?:pip3? install|easy_install) ([^&;\\\n]+)"
     for command in re.findall(pattern, dockerfile.read_text(errors="replace")):
-        words = command.split()
-        found += [w for w in words if not w.startswith("-") and w not in (".", "requirements.txt") and "*" not in w]
-    return [w for w in found if "/" not in w or w.startswith("git+")]
+        for word in command.split():
+            if word.startswith("-") or word in (".", "requirements.txt"):
+                continue
+            if "*" in word:  # vendored wheels (vendor/*.whl): the files themselves
+                found += [str(path) for path in sorted(root.glob(word))]
+            elif "/" not in word or word.startswith("git+"):
+                found.append(word)
+    return found
 
 
 # --- one plugin ------------------------------------------------------------------------------------
@@ -452,7 +457,11 @@ class Harness:
             result.fail("plugin", "no package with an __init__.py found")
 
     def check_cli(self, result: Result, root: Path, python: str, env: dict[str, str], logfile: Path) -> None:
-        bins = sorted((root / "bin").iterdir()) if (root / "bin").is_dir() else []
+        bins = sorted(
+            path
+            for path in ((root / "bin").iterdir() if (root / "bin").is_dir() else ())
+            if path.is_file() and not path.name.endswith((".py", ".pyc"))
+        )
         if len(bins) != 1:
             result.fail("plugin", f"expected one bin script, found {len(bins)}")
             return

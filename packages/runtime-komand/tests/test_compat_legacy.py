@@ -79,6 +79,8 @@ def test_the_failed_requirement_is_read_from_pip(output, requirement):
 
 
 def test_dockerfile_installs_count_as_requirements(tmp_path):
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "maya-0.6.1-py2.py3-none-any.whl").write_bytes(b"")
     (tmp_path / "Dockerfile").write_text(
         "FROM komand/python-3-plugin:2\n"
         "RUN pip install python-magic && pip install cortex4py==1.0.0\n"
@@ -91,6 +93,7 @@ def test_dockerfile_installs_count_as_requirements(tmp_path):
         "python-magic",
         "cortex4py==1.0.0",
         "beautifulsoup4",
+        str(tmp_path / "vendor" / "maya-0.6.1-py2.py3-none-any.whl"),
         "git+https://github.com/example/client",
     ]
 
