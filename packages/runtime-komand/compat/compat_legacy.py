@@ -166,6 +166,8 @@ def attribute(traceback_text: str, plugin_root: Path, missing: str | None = None
         return "py311-dep" if in_dependency else "py2"
     if any(part in innermost for part in OUR_PATHS):
         return "ours"
+    if re.match(r"ImportError: cannot import name .* from '[^']+' \(.*site-packages", final):
+        return "py311-dep"  # a pinned dependency whose package does not work here (Python 2 relative imports)
     if final.startswith("ModuleNotFoundError") and not in_dependency:
         return "undeclared"
     if in_dependency:

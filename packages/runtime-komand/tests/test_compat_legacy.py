@@ -53,6 +53,12 @@ def _traceback(*frames: str, final: str) -> str:
             None,
             "py311-dep",
         ),
+        (
+            [f"{ROOT}/komand_x/connection.py"],
+            "ImportError: cannot import name 'SumoLogic' from 'sumologic' (/v/lib/site-packages/sumologic/__init__.py)",
+            "sumologic",
+            "py311-dep",
+        ),
         # The plugin's own gaps.
         ([f"{ROOT}/komand_x/a.py"], "ModuleNotFoundError: No module named 'bs4'", "bs4", "undeclared"),
         ([f"{ROOT}/komand_x/a.py"], "NameError: name 'foo' is not defined", None, "plugin"),
