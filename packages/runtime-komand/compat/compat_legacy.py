@@ -255,6 +255,7 @@ def export_plugin(mirror: str, rev: str, name: str, dest: Path) -> list[str]:
 def failed_requirement(pip_output: str) -> str:
     """The requirement pip could not install, as far as its output says."""
     for pattern in (
+        r"(\S+\.whl) is not a supported wheel",
         r"No matching distribution found for (\S+)",
         r"Failed building wheel for (\S+)",
         r"Failed to build installable wheels for some pyproject\.toml based projects\s*╰─>\s*(\S+)",
@@ -396,7 +397,7 @@ class Harness:
                     lines.append(stripped)
         from_dockerfile = [r for r in dockerfile_requirements(root) if r not in lines]
         if from_dockerfile:
-            result.notes.append(f"+Dockerfile: {' '.join(from_dockerfile)}")
+            result.notes.append(f"+Dockerfile: {' '.join(Path(r).name for r in from_dockerfile)}")
         lines += from_dockerfile
         result.requirements = ", ".join(lines)
         if not lines:

@@ -78,6 +78,10 @@ def test_an_error_without_a_traceback_is_ours_to_look_at():
         ("ERROR: No matching distribution found for pycrypto==2.6.1\n", "pycrypto==2.6.1"),
         ("  Failed building wheel for lxml\nERROR: could not build", "lxml"),
         ("ERROR: Could not build wheels for numpy, which is required", "numpy"),
+        (
+            "ERROR: cffi-1.12.2-cp37-cp37m-linux_x86_64.whl is not a supported wheel on this platform.",
+            "cffi-1.12.2-cp37-cp37m-linux_x86_64.whl",
+        ),
     ],
 )
 def test_the_failed_requirement_is_read_from_pip(output, requirement):
