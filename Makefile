@@ -57,6 +57,10 @@ compat: env  ## run public plugins' unit tests against our packages (needs ICP_M
 compat-images:  ## build public plugins' own Dockerfiles on the slim image and run them (needs ICP_MIRROR, make image-test first)
 	docker/public-plugin-images.sh
 
+.PHONY: compat-legacy
+compat-legacy: env  ## KOMAND-era public plugins on our wheels: imports, info, sample per step (needs ICP_MIRROR; JOBS=1|2)
+	"$$($(HATCH) env find default)/bin/python" packages/runtime-komand/compat/compat_legacy.py -j $(or $(JOBS),1) $(COMPAT_LEGACY_ARGS)
+
 build: $(HATCH)  ## build every distribution into dist/
 	$(HATCH) build --all
 

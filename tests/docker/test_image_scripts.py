@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from importlib.metadata import PathDistribution
+from importlib.metadata import PackageNotFoundError, PathDistribution, version
 from pathlib import Path
 
 import pytest
@@ -157,6 +157,37 @@ def test_reference_name_registration_has_no_files_of_its_own(tmp_path: Path) -> 
     )
     _record_matches_files(tmp_path, (dist_info / "RECORD").read_text(), skip=f"{dist_info.name}/RECORD")
     assert dist.requires and dist.requires[0].startswith("icon-runtime-core==")
+
+
+def test_komand_name_is_registered_as_provided_by_icon_runtime_komand(tmp_path: Path) -> None:
+    dist_info = register_reference_name.register_komand(tmp_path)
+    assert dist_info is not None
+    dist = PathDistribution(dist_info)
+    assert dist.metadata["Name"] == "komand"
+    assert dist.version == register_reference_name.KOMAND_VERSION
+    assert sorted(str(f) for f in dist.files) == sorted(
+        f"{dist_info.name}/{name}" for name in ("METADATA", "INSTALLER", "RECORD")
+    )
+    _record_matches_files(tmp_path, (dist_info / "RECORD").read_text(), skip=f"{dist_info.name}/RECORD")
+    assert dist.requires == [f"icon-runtime-komand=={version('icon-runtime-komand')}"]
+
+
+def test_an_installed_komand_distribution_is_left_alone(tmp_path: Path) -> None:
+    real = tmp_path / "komand-1.0.1.dist-info"
+    real.mkdir()
+    (real / "METADATA").write_text("Metadata-Version: 2.1\nName: komand\nVersion: 1.0.1\n")
+    assert register_reference_name.register_komand(tmp_path) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["komand-1.0.1.dist-info"]
+    assert (real / "METADATA").read_text().endswith("Version: 1.0.1\n")
+
+
+def test_komand_is_not_registered_without_icon_runtime_komand(tmp_path: Path, monkeypatch) -> None:
+    def absent(name: str) -> str:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(register_reference_name, "version", absent)
+    assert register_reference_name.register_komand(tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- bytecode ---------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Guards for the split-distribution layout (see docs/extension-points.md).
 
 A stray ``__init__.py`` in a sibling silently shadows core's in editable installs, and overlapping
-wheels break independent upgrades; these tests catch both.
+wheels break independent upgrades; these tests catch both. icon-runtime-komand is the one member
+outside the shared package: it ships ``icon_runtime_komand/`` and a ``.pth``, never a ``komand/``
+file that a real KOMAND SDK owns.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = sorted(p for p in (REPO / "packages").iterdir() if (p / "pyproject.toml").exists())
-CODE_PACKAGES = [p for p in PACKAGES if (p / "src").exists()]
+KOMAND = REPO / "packages" / "runtime-komand"
+#: The members contributing modules to ``insightconnect_plugin_runtime`` (all but the komand aliases).
+CODE_PACKAGES = [p for p in PACKAGES if (p / "src").exists() and p != KOMAND]
 CORE = REPO / "packages" / "runtime-core"
+KOMAND_FILES = {"icon_runtime_komand/__init__.py", "icon_runtime_komand/_alias.py", "icon_runtime_komand.pth"}
 CORE_ONLY = {"insightconnect_plugin_runtime/__init__.py", "insightconnect_plugin_runtime/py.typed"}
 
 
@@ -38,9 +43,19 @@ def test_no_sibling_ships_an_init_or_py_typed(package):
     assert not CORE_ONLY & shipped
 
 
+def test_komand_src_holds_only_its_finder_package_and_pth():
+    assert sorted(p.name for p in (KOMAND / "src").iterdir()) == ["icon_runtime_komand", "icon_runtime_komand.pth"]
+    assert {f for f in _shipped(KOMAND) if not f.endswith(".pyc")} == KOMAND_FILES
+
+
+def test_komand_pth_only_installs_the_finder():
+    lines = (KOMAND / "src" / "icon_runtime_komand.pth").read_text().splitlines()
+    assert lines == ["import icon_runtime_komand; icon_runtime_komand.install()"]
+
+
 def test_source_file_sets_are_disjoint():
     seen: dict[str, str] = {}
-    for package in CODE_PACKAGES:
+    for package in [*CODE_PACKAGES, KOMAND]:
         for name in _shipped(package):
             if name.endswith(".pyc"):
                 continue
@@ -96,5 +111,15 @@ def test_only_core_wheel_ships_init_files(wheels):
         inits = {f for f in files if f.endswith("__init__.py")}
         if package == "runtime-core":
             assert "insightconnect_plugin_runtime/__init__.py" in inits
+        elif package == KOMAND.name:
+            assert inits == {"icon_runtime_komand/__init__.py"}
         else:
             assert not inits, f"{package} wheel ships {inits}"
+
+
+def test_komand_wheel_ships_no_file_a_real_komand_owns(wheels):
+    """Installing icon-runtime-komand next to the real KOMAND SDK overwrites none of its files."""
+    assert wheels[KOMAND.name] == KOMAND_FILES
+    for package, files in wheels.items():
+        assert not [f for f in files if f.split("/")[0] in ("komand", "komand.pth")], package
+    assert not [f for f in wheels[KOMAND.name] if f.startswith("insightconnect_plugin_runtime/")]

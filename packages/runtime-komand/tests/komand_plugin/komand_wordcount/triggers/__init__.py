@@ -1,0 +1,3 @@
+from .emit_count.trigger import EmitCount
+
+__all__ = ["EmitCount"]
