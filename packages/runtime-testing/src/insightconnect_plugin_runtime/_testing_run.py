@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -197,9 +196,6 @@ def _roundtrip(plugin: Any, value: Any) -> Any:
     return json.loads(text, cls=getattr(plugin, "custom_decoder", None))
 
 
-_PLUGIN_DISPATCHER_LOCK = threading.Lock()
-
-
 def execute(
     plugin: Any, message: Mapping[str, Any], *, is_test: bool = False, max_events: int | None = None
 ) -> StepResult:
@@ -213,7 +209,7 @@ def execute(
     started = time.perf_counter()
     error: BaseException | None = None
     stopped = False
-    with _collect_records() as records, _PLUGIN_DISPATCHER_LOCK:
+    with _collect_records() as records:
         # The runner copies the registered trigger per execution: the copy keeps this dispatcher.
         previous = getattr(registered, "dispatcher", None)
         if registered is not None:
