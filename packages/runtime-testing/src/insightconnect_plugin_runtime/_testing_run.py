@@ -6,9 +6,9 @@ log. The message and the reply are round-tripped through JSON with the plugin's 
 decoder, because that is what the orchestrator sends and receives; a reply that cannot be written as
 JSON is a failure here as it would be in production.
 
-Trigger events go to an in-process :class:`CollectingDispatcher` instead of an HTTP endpoint; the run
-stops once ``max_events`` were collected (the dispatcher raises :class:`EnoughEvents`, a
-``BaseException`` so that a plugin's ``except Exception`` cannot swallow it).
+Trigger events go to an in-process :class:`CollectingDispatcher` instead of an HTTP endpoint; once
+``max_events`` were collected, the next ``send`` ends the run (the dispatcher raises
+:class:`EnoughEvents`, a ``BaseException`` so that a plugin's ``except Exception`` cannot swallow it).
 """
 
 from __future__ import annotations
@@ -43,11 +43,13 @@ class CollectingDispatcher:
         self.webhook_url = ""
 
     def write(self, msg: Any, idempotency_key: str | None = None) -> None:
+        # The event after the last one wanted is refused, not kept: the trigger had the chance to
+        # checkpoint the ones delivered, as it would before the orchestrator stopped it.
+        if self.max_events is not None and len(self.messages) >= self.max_events:
+            raise EnoughEvents(f"stopped by the test after {len(self.messages)} events")
         # A JSON round trip: what the orchestrator would have received.
         self.messages.append(json.loads(json.dumps(msg, default=str)))
         self.keys.append(idempotency_key)
-        if self.max_events is not None and len(self.messages) >= self.max_events:
-            raise EnoughEvents(f"{len(self.messages)} events collected")
 
 
 @dataclass

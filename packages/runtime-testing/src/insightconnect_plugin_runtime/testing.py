@@ -131,7 +131,8 @@ def run_trigger(
     test: bool = False,
     via: str = "protocol",
 ) -> StepResult:
-    """Run trigger ``name`` until it returns or has sent ``max_events`` events (then ``result.stopped``).
+    """Run trigger ``name`` until it returns, or until it sends once more after ``max_events`` events
+    (that send raises :class:`EnoughEvents` into the trigger and ``result.stopped`` is true).
 
     Events land in ``result.events`` (the masked ``trigger_event`` envelopes) and ``result.outputs``.
     The checkpoint lives in ``state_dir`` (a fresh temporary directory unless given), so running twice

@@ -1,0 +1,49 @@
+"""Fuzzing finds each planted bug through its oracle, and nothing in a clean step."""
+
+from __future__ import annotations
+
+import pytest
+
+from insightconnect_plugin_runtime._testing_fuzz import fuzz_step, generation_schema
+
+from . import planted
+
+
+@pytest.fixture(scope="module")
+def plugin():
+    return planted.Planted()
+
+
+def _checks(findings):
+    return sorted({(finding.check, finding.detail.split(":")[0]) for finding in findings})
+
+
+def test_a_clean_step_gives_no_findings(plugin):
+    assert fuzz_step(plugin, "action", "fine", planted.GOOD_CONNECTION, max_examples=30) == []
+
+
+def test_an_unclassified_exception_is_a_crash(plugin):
+    findings = fuzz_step(plugin, "action", "crashy", planted.GOOD_CONNECTION, max_examples=30)
+    assert _checks(findings) == [("crash", "KeyError")]
+    assert "'n'" in findings[0].example  # the input that triggered it
+
+
+def test_an_output_failing_its_schema_is_found(plugin):
+    findings = fuzz_step(plugin, "action", "bad_output", planted.GOOD_CONNECTION, max_examples=30)
+    assert [finding.check for finding in findings] == ["output schema"]
+
+
+def test_a_leak_is_found(plugin):
+    findings = fuzz_step(plugin, "action", "leaky_hex", planted.GOOD_CONNECTION, max_examples=5)
+    assert [finding.check for finding in findings] == ["leak"] and "hex" in findings[0].detail
+
+
+def test_a_step_over_budget_is_found(plugin):
+    findings = fuzz_step(plugin, "action", "slow", planted.GOOD_CONNECTION, max_examples=3, budget_seconds=0.3)
+    assert [finding.check for finding in findings] == ["time"]
+
+
+def test_the_generation_schema_drops_what_hypothesis_jsonschema_cannot_generate():
+    schema = {"type": "object", "properties": {"f": {"type": "string", "format": "bytes"}, "p": {"type": "password"}}}
+    assert generation_schema(schema) == {"type": "object", "properties": {"f": {"type": "string"}, "p": {}}}
+    assert generation_schema(None) == {"type": "object"}
