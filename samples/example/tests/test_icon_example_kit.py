@@ -8,7 +8,7 @@ import unittest
 from pathlib import Path
 
 from insightconnect_plugin_runtime.exceptions import ConnectionTestException, PluginException
-from insightconnect_plugin_runtime.testing import PluginKit, assert_no_leaks, load_plugin
+from insightconnect_plugin_runtime.testing import PluginKit, assert_no_leaks, fuzz_step, load_plugin
 
 BIN = Path(__file__).resolve().parents[1] / "bin" / "icon_example"
 CONNECTION = {"api_key": {"secretKey": "example-secret-key-123"}, "greeting_prefix": "Hello"}
@@ -51,8 +51,6 @@ class TestExample(unittest.TestCase):
         assert_no_leaks(self.kit.canary("task", "monitor_events", {"total": 2}))
 
     def test_say_hello_survives_fuzzed_input(self):
-        from insightconnect_plugin_runtime._testing_fuzz import fuzz_step
-
         self.assertEqual(fuzz_step(self.kit.plugin, "action", "say_hello", CONNECTION, max_examples=15), [])
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._testing_canary import Canary, Leak, canary_connection, is_credential, marker_forms
+from ._testing_check import check_plugin
+from ._testing_fuzz import Finding, fuzz_step
 from ._testing_run import CollectingDispatcher, EnoughEvents, StepResult, execute, isolated_directories, start_message
 
 __all__ = [
@@ -32,12 +34,15 @@ __all__ = [
     "CanaryRun",
     "CollectingDispatcher",
     "EnoughEvents",
+    "Finding",
     "Leak",
     "PluginKit",
     "StepResult",
     "TaskSession",
     "assert_no_leaks",
     "canary_connection",
+    "check_plugin",
+    "fuzz_step",
     "is_credential",
     "load_plugin",
     "marker_forms",
