@@ -74,7 +74,8 @@ def test_an_extension_command_runs_with_its_own_arguments(extension, capsys):
     cli, _ = _cli(["shout", "--loud"])
     assert cli.main() == 3
     assert capsys.readouterr().out == "HELLO probe\n"
-    assert [name for name, _ in cli._extension_commands()] == ["shout"]  # "run" stays core's
+    names = [name for name, _ in cli._extension_commands()]
+    assert "shout" in names and "run" not in names  # "run" stays core's
 
 
 def test_a_built_in_command_cannot_be_replaced_and_does_not_load_extensions(extension):
