@@ -148,15 +148,23 @@ def start_message(
     return {"type": f"{kind}_start", "version": "v1", "body": body}
 
 
+#: Loggers of the test's own tools (the HTTP recorder, local test servers): not the plugin's output.
+TOOL_LOGGERS = ("vcr", "werkzeug", "pytest_httpserver")
+
+
 class _RecordCollector(logging.Handler):
-    """Formats every record reaching the root logger (loggers that are not the step logger)."""
+    """Formats every record of WARNING and above reaching the root logger from loggers other than
+    the step logger: what a container with default logging prints to stderr. DEBUG and INFO records of
+    libraries are not printed unless a plugin configures logging, so they are not collected."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
+        super().__init__(level=logging.WARNING)
         self.lines: list[str] = []
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".", 1)[0] in TOOL_LOGGERS:
+            return
         try:
             self.lines.append(self.format(record))
         except Exception:  # a record that cannot be formatted is not our test's failure
@@ -167,14 +175,11 @@ class _RecordCollector(logging.Handler):
 def _collect_records() -> Iterator[_RecordCollector]:
     root = logging.getLogger()
     collector = _RecordCollector()
-    previous_level = root.level
     root.addHandler(collector)
-    root.setLevel(min(previous_level or logging.WARNING, logging.DEBUG))
     try:
         yield collector
     finally:
         root.removeHandler(collector)
-        root.setLevel(previous_level)
 
 
 @contextlib.contextmanager

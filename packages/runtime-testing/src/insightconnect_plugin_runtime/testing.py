@@ -27,6 +27,7 @@ from typing import Any
 from ._testing_canary import Canary, Leak, canary_connection, is_credential, marker_forms
 from ._testing_check import check_plugin
 from ._testing_fuzz import Finding, fuzz_step
+from ._testing_restart import RestartReport
 from ._testing_run import CollectingDispatcher, EnoughEvents, StepResult, execute, isolated_directories, start_message
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Finding",
     "Leak",
     "PluginKit",
+    "RestartReport",
     "StepResult",
     "TaskSession",
     "assert_no_leaks",
@@ -44,6 +46,8 @@ __all__ = [
     "check_plugin",
     "fuzz_step",
     "is_credential",
+    "recorded_http",
+    "restart_trigger",
     "load_plugin",
     "marker_forms",
     "run_action",
@@ -231,6 +235,41 @@ class TaskSession:
         raise AssertionError(f"task {self.name!r} still had more pages after {limit} runs")
 
 
+def restart_trigger(
+    plugin: Any,
+    name: str,
+    input: Mapping[str, Any] | None = None,
+    connection: Mapping[str, Any] | None = None,
+    *,
+    events: int = 5,
+    key: Any = None,
+) -> RestartReport:
+    """Stop trigger ``name`` after every delivered event and restart it from its checkpoint; the report
+    compares the events with an uninterrupted run (``report.ok``, ``report.lost``, ``report.duplicated``).
+
+    ``key`` (default: the whole event output) says which events are the same event.
+    """
+    from ._testing_restart import restart_trigger as harness
+
+    plugin = _plugin(plugin)
+    options = {"key": key} if key is not None else {}
+    return harness(run_trigger, plugin, name, input, _connection(plugin, connection), events=events, **options)
+
+
+def recorded_http(
+    cassette: str | os.PathLike[str],
+    connection: Mapping[str, Any] | None,
+    schema: Mapping[str, Any] | None = None,
+    *,
+    record_mode: str = "once",
+) -> Any:
+    """Context manager recording (or replaying) outgoing HTTP in a cassette scrubbed of the
+    connection's secrets by the runtime's masker (needs the ``record`` extra: vcrpy)."""
+    from ._testing_record import recorded_http as recorder
+
+    return recorder(cassette, connection, schema, record_mode=record_mode)
+
+
 @dataclass
 class CanaryRun:
     """A step run with canary secrets in its connection, and every marker found in its outputs."""
@@ -281,9 +320,41 @@ class PluginKit:
     def connection_test(self, connection: Mapping[str, Any] | None = None) -> StepResult:
         return run_connection_test(self.plugin, connection or self.connection, via=self.via)
 
-    def canary(self, kind: str, name: str, input: Mapping[str, Any] | None = None, **options: Any) -> CanaryRun:
-        """Run a step (``kind``: action, trigger, task, connection_test) with canary secrets."""
+    def recording(self, cassette: str | os.PathLike[str], record_mode: str = "once", connection: Any = None) -> Any:
+        """``recorded_http`` with this kit's connection (or ``connection``) and connection schema."""
+        schema = getattr(self.plugin.connection, "schema", None)
+        return recorded_http(cassette, connection or self.connection, schema, record_mode=record_mode)
+
+    def restart_trigger(self, name: str, input: Mapping[str, Any] | None = None, **options: Any) -> RestartReport:
+        return restart_trigger(self.plugin, name, input, options.pop("connection", self.connection), **options)
+
+    def canary(
+        self,
+        kind: str,
+        name: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        cassette: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> CanaryRun:
+        """Run a step (``kind``: action, trigger, task, connection_test) with canary secrets.
+
+        With ``cassette``, the step's outgoing HTTP is recorded into it (scrubbed) and the cassette
+        file is searched for the markers too.
+        """
+        import contextlib
+
+        with contextlib.ExitStack() as stack:
+            canary_run = self._canary(kind, name, input, stack, cassette, **options)
+        if cassette is not None and os.path.exists(cassette):
+            with open(cassette, encoding="utf-8", errors="replace") as handle:
+                canary_run.leaks += canary_run.canary.leaks([("cassette", handle.read())])
+        return canary_run
+
+    def _canary(self, kind: str, name: str, input: Any, stack: Any, cassette: Any, **options: Any) -> CanaryRun:
         canary = canary_connection(getattr(self.plugin.connection, "schema", None), self.connection)
+        if cassette is not None:
+            stack.enter_context(self.recording(cassette, record_mode="all", connection=canary.connection))
         runner = {"action": self.action, "trigger": self.trigger, "task": self.task}.get(kind)
         if kind == "connection_test":
             result = self.connection_test(canary.connection)
