@@ -82,3 +82,36 @@ def test_check_prints_the_table_and_exits_1_on_findings():
 
 def test_check_refuses_an_unreadable_connection():
     assert _check("--connection", "{not json").returncode == 2
+
+
+def test_a_ref_that_leads_nowhere_is_a_static_finding():
+    class Dangling(insightconnect_plugin_runtime.Action):
+        def __init__(self):
+            output = insightconnect_plugin_runtime.Output(
+                {"type": "object", "properties": {"a": {"$ref": "#/definitions/missing"}}, "definitions": {}}
+            )
+            super().__init__("dangling", "", None, output)
+
+    plugin = insightconnect_plugin_runtime.Plugin(name="p", vendor="v", version="1.0.0")
+    plugin.add_action(Dangling())
+    assert [f.detail for f in static_findings(plugin)] == [
+        "output schema refers to #/definitions/missing, which does not exist"
+    ]
+
+
+def test_the_example_spec_agrees_with_its_code_and_each_edit_is_found(example_plugin):
+    from insightconnect_plugin_runtime._testing_spec import load_spec, spec_findings
+
+    spec = load_spec(SAMPLE_BIN.parent.parent / "plugin.spec.yaml")
+    assert spec_findings(example_plugin, spec) == []
+    del spec["actions"]["sleep"]
+    spec["actions"]["say_hello"]["input"]["name"]["required"] = False
+    spec["actions"]["say_hello"]["output"]["extra"] = {"type": "string"}
+    spec["connection"]["api_key"]["required"] = False
+    found = sorted((f.step, f.detail) for f in spec_findings(example_plugin, spec))
+    assert found == [
+        ("action say_hello", "input required differs between spec and code: name"),
+        ("action say_hello", "output in plugin.spec.yaml but not in code: extra"),
+        ("action sleep", "registered by the plugin but not in plugin.spec.yaml"),
+        ("connection", "connection fields required differs between spec and code: api_key"),
+    ]

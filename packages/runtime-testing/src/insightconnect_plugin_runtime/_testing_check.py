@@ -1,12 +1,14 @@
 """What ``bin/<plugin> check`` does: static checks, then a canary run and a fuzz run of every step
 with the network cut to loopback. Returns findings; the CLI prints them as a table.
 
-Static checks: every schema (connection, each step's input, output and state) is a valid JSON Schema;
-every step's sample start message (``bin/<plugin> sample``) validates against the v1 message schema.
+Static checks: every schema (connection, each step's input, output and state) is a valid JSON Schema
+whose ``$ref`` pointers all resolve; every step's sample start message (``bin/<plugin> sample``)
+validates against the v1 message schema; ``plugin.spec.yaml``, when given, agrees with the code.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -28,6 +30,32 @@ def _schema_of(holder: Any) -> Any:
     return getattr(holder, "schema", holder) if holder is not None else None
 
 
+def _unresolved_refs(schema: Any) -> Iterator[str]:
+    """Local ``$ref`` pointers (``#/...``) of ``schema`` that lead nowhere inside it."""
+
+    def resolves(pointer: str) -> bool:
+        node: Any = schema
+        for part in pointer.lstrip("#/").split("/") if pointer not in ("#", "#/") else ():
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def walk(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#") and not resolves(ref):
+                yield ref
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    return walk(schema)
+
+
 def static_findings(plugin: Any, only: set[str] | None = None) -> list[Finding]:
     import jsonschema
     from jsonschema.validators import validator_for
@@ -44,6 +72,9 @@ def static_findings(plugin: Any, only: set[str] | None = None) -> list[Finding]:
             validator_for(schema).check_schema(schema)
         except jsonschema.SchemaError as error:
             findings.append(Finding(label, "schema", f"{what} schema is invalid: {error.message}"))
+            return
+        for pointer in sorted(set(_unresolved_refs(schema))):
+            findings.append(Finding(label, "schema", f"{what} schema refers to {pointer}, which does not exist"))
 
     compiles("connection", "connection", _schema_of(getattr(plugin.connection, "schema", None)))
     cli = CLI(plugin, [])
@@ -87,9 +118,15 @@ def check_plugin(
     budget_seconds: float = 10.0,
     fuzz: bool = True,
     only: set[str] | None = None,
+    spec: str | os.PathLike[str] | None = None,
 ) -> list[Finding]:
-    """Every finding of the static checks, the canary runs and (unless ``fuzz`` is false) the fuzz runs."""
+    """Every finding of the static checks (with ``spec``: plugin.spec.yaml against the code), the canary
+    runs and (unless ``fuzz`` is false) the fuzz runs."""
     findings = static_findings(plugin, only)
+    if spec is not None:
+        from ._testing_spec import load_spec, spec_findings
+
+        findings += [f for f in spec_findings(plugin, load_spec(spec)) if not only or f.step.split(" ")[-1] in only]
     with loopback_only():
         findings += canary_findings(plugin, connection, only)
         if fuzz:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -21,6 +22,9 @@ class CheckCommand:
         parser.add_argument("--budget", type=float, default=10.0, help="seconds a step may take (default 10)")
         parser.add_argument("--no-fuzz", action="store_true", help="static checks and canary runs only")
         parser.add_argument("--step", action="append", default=[], help="check only this step (repeatable)")
+        parser.add_argument(
+            "--spec", help="plugin.spec.yaml to compare with the code (default: ./plugin.spec.yaml if present)"
+        )
 
     def run(self, plugin: Any, args: argparse.Namespace) -> int:
         from ._testing_check import check_plugin, table
@@ -36,6 +40,7 @@ class CheckCommand:
             except (OSError, ValueError) as error:
                 sys.stderr.write(f"--connection is not readable JSON: {error}\n")
                 return 2
+        spec = args.spec or ("plugin.spec.yaml" if os.path.isfile("plugin.spec.yaml") else None)
         findings = check_plugin(
             plugin,
             connection,
@@ -43,6 +48,7 @@ class CheckCommand:
             budget_seconds=args.budget,
             fuzz=not args.no_fuzz,
             only=set(args.step) or None,
+            spec=spec,
         )
         if findings:
             sys.stdout.write(table(findings) + "\n")
