@@ -106,6 +106,18 @@ class LeakyLogger(_Action):
         return {"count": 1}
 
 
+class Remote(_Action):
+    """Calls a remote service and lets its connection error escape unclassified."""
+
+    NAME = "remote"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        import socket
+
+        socket.create_connection(("198.51.100.20", 443), timeout=2).close()
+        return {"count": 1}
+
+
 class Slow(_Action):
     NAME = "slow"
 
@@ -117,7 +129,7 @@ class Slow(_Action):
 class Planted(insightconnect_plugin_runtime.Plugin):
     def __init__(self) -> None:
         super().__init__(name="Planted", vendor="tests", version="0.0.1", connection=Connection())
-        for action in (Fine, Crashy, BadOutput, LeakyHex, LeakyLogger, Slow):
+        for action in (Fine, Crashy, BadOutput, LeakyHex, LeakyLogger, Remote, Slow):
             self.add_action(action())
 
 

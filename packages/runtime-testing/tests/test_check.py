@@ -28,7 +28,9 @@ def test_loopback_stays_reachable_and_everything_else_is_refused():
                 remote.connect(("203.0.113.9", 443))
             with pytest.raises(socket.gaierror):
                 socket.getaddrinfo("example.com", 443)
-        assert refused == ["203.0.113.9:443", "example.com"]
+            with pytest.raises(socket.gaierror):
+                socket.getaddrinfo("example.org", None)
+        assert refused == ["203.0.113.9:443", "example.com:443", "example.org"]
     assert socket.socket.connect.__qualname__ == "socket.connect"  # restored
 
 

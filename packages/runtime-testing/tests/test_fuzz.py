@@ -38,6 +38,16 @@ def test_a_leak_is_found(plugin):
     assert [finding.check for finding in findings] == ["leak"] and "hex" in findings[0].detail
 
 
+def test_an_unclassified_error_from_the_cut_network_is_a_network_finding(plugin):
+    from insightconnect_plugin_runtime._testing_network import loopback_only
+
+    with loopback_only() as refused:
+        findings = fuzz_step(plugin, "action", "remote", planted.GOOD_CONNECTION, max_examples=3)
+    assert [finding.check for finding in findings] == ["network"]
+    assert findings[0].detail.startswith("gaierror when the network is unreachable")
+    assert refused and set(refused) == {"198.51.100.20:443"}
+
+
 def test_a_step_over_budget_is_found(plugin):
     findings = fuzz_step(plugin, "action", "slow", planted.GOOD_CONNECTION, max_examples=3, budget_seconds=0.3)
     assert [finding.check for finding in findings] == ["time"]

@@ -16,6 +16,8 @@ Oracles, per example:
   step's output schema;
 * **leak**: no form of any canary secret appears in the reply, the step log, the events or other
   loggers' records;
+* **network** (only with the network cut, as ``check`` does): an unclassified exception caused by the
+  refused connection, i.e. the step does not turn an unreachable service into a ``PluginException``;
 * **time**: an action or task returns within ``budget_seconds``. A trigger that emits nothing within
   the budget is not a finding (triggers poll), but it ends that trigger's fuzzing: the thread running
   it cannot be killed.
@@ -115,8 +117,12 @@ def judge(step_label: str, step: Any, result: StepResult, canary: Any) -> list[F
     example = _short(result.message.get("body", {}).get("input"))
     if result.error is not None and not isinstance(result.error, ALLOWED_ERRORS):
         kind = type(result.error).__name__
-        check = "output schema" if kind == "StepOutputError" else "crash"
-        findings.append(Finding(step_label, check, f"{kind}: {_short(str(result.error), 160)}", example))
+        if _network_refused(result.error):
+            detail = f"{kind} when the network is unreachable: not classified as a PluginException"
+            findings.append(Finding(step_label, "network", detail, example))
+        else:
+            check = "output schema" if kind == "StepOutputError" else "crash"
+            findings.append(Finding(step_label, check, f"{kind}: {_short(str(result.error), 160)}", example))
     output_schema = getattr(step, "output", None)
     if result.ok and output_schema is not None:
         for output in result.outputs:
@@ -129,6 +135,20 @@ def judge(step_label: str, step: Any, result: StepResult, canary: Any) -> list[F
     for leak in canary.leaks(result.texts()):
         findings.append(Finding(step_label, "leak", str(leak), example))
     return findings
+
+
+def _network_refused(error: BaseException) -> bool:
+    """Whether ``error`` (or what it was raised from) is the loopback-only guard refusing a connection."""
+    from ._testing_network import REFUSAL
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if REFUSAL in str(current) or any(REFUSAL in str(arg) for arg in getattr(current, "args", ())):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _short(value: Any, limit: int = 100) -> str:

@@ -60,7 +60,8 @@ def loopback_only() -> Iterator[list[str]]:
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         if host is not None and not _is_loopback(host):
-            refused.append(str(host))
+            port = args[0] if args else kwargs.get("port")
+            refused.append(f"{host}:{port}" if port is not None else str(host))
             raise socket.gaierror(socket.EAI_NONAME, REFUSAL)
         return original_getaddrinfo(host, *args, **kwargs)
 
