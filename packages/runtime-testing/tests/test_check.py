@@ -70,7 +70,7 @@ def _check(*args: str) -> subprocess.CompletedProcess[str]:
 def test_check_without_findings_exits_0():
     done = _check("--no-fuzz")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout == "No findings.\n"
+    assert done.stdout == "6 step(s) checked, no findings.\n"
 
 
 @pytest.mark.slow
@@ -80,6 +80,7 @@ def test_check_prints_the_table_and_exits_1_on_findings():
     rows = [line for line in done.stdout.splitlines() if line.startswith("action ")]
     assert rows and all(row.startswith("action raise_error") for row in rows)
     assert "SystemExit" in done.stdout
+    assert done.stdout.endswith(f"2 step(s) checked, {len(rows)} finding(s).\n")
 
 
 def test_check_refuses_an_unreadable_connection():

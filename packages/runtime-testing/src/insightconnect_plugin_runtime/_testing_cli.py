@@ -50,11 +50,14 @@ class CheckCommand:
             only=set(args.step) or None,
             spec=spec,
         )
+        from ._testing_check import steps
+
+        checked = len(list(steps(plugin, set(args.step) or None)))
         if findings:
             sys.stdout.write(table(findings) + "\n")
-            sys.stdout.write(f"\n{len(findings)} finding(s).\n")
+            sys.stdout.write(f"\n{checked} step(s) checked, {len(findings)} finding(s).\n")
             return 1
-        sys.stdout.write("No findings.\n")
+        sys.stdout.write(f"{checked} step(s) checked, no findings.\n")
         return 0
 
 
