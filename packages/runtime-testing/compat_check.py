@@ -62,14 +62,17 @@ def main() -> int:
     parser.add_argument("--max-examples", type=int, default=10)
     parser.add_argument("--budget", type=float, default=5.0)
     parser.add_argument("--workdir", help="keep the venvs here (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="check the venvs already in --workdir")
     args = parser.parse_args()
     if not os.environ.get("ICP_MIRROR"):
         sys.stderr.write("ICP_MIRROR must name the git dir of rapid7/insightconnect-plugins.\n")
         return 2
     with tempfile.TemporaryDirectory(prefix="icon-compat-check-") as scratch:
         work = Path(args.workdir or scratch)
-        code = prepare(work, args.plugins)
-        prepared = sorted(p for p in work.iterdir() if (p / "venv" / "bin" / "python").exists())
+        code = 0 if args.reuse and args.workdir else prepare(work, args.plugins)
+        prepared = sorted(
+            p for p in work.iterdir() if (p / "venv" / "bin" / "python").exists() and any(p.glob("src/plugins/*/bin/*"))
+        )
         if not prepared:
             sys.stderr.write(f"The harness prepared no plugin (exit {code}).\n")
             return 2

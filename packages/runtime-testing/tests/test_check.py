@@ -118,3 +118,16 @@ def test_the_example_spec_agrees_with_its_code_and_each_edit_is_found(example_pl
         ("action sleep", "registered by the plugin but not in plugin.spec.yaml"),
         ("connection", "connection fields required differs between spec and code: api_key"),
     ]
+
+
+def test_the_spec_examples_fill_the_connection_check_uses(example_plugin):
+    from insightconnect_plugin_runtime._testing_spec import example_connection, load_spec
+
+    spec = load_spec(SAMPLE_BIN.parent.parent / "plugin.spec.yaml")
+    spec["connection"]["greeting_prefix"]["example"] = "Howdy"
+    spec["connection"]["api_key"]["example"] = {"secretKey": "from-the-spec"}  # credentials: never
+    connection = example_connection(example_plugin, spec)
+    assert connection["greeting_prefix"] == "Howdy"
+    assert connection["api_key"] != {"secretKey": "from-the-spec"}
+    spec["connection"]["greeting_prefix"]["example"] = 5  # fails the schema: the sample is used instead
+    assert example_connection(example_plugin, spec) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import insightconnect_plugin_runtime
 from insightconnect_plugin_runtime._testing_fuzz import fuzz_step, generation_schema
 
 from . import planted
@@ -57,3 +58,18 @@ def test_the_generation_schema_drops_what_hypothesis_jsonschema_cannot_generate(
     schema = {"type": "object", "properties": {"f": {"type": "string", "format": "bytes"}, "p": {"type": "password"}}}
     assert generation_schema(schema) == {"type": "object", "properties": {"f": {"type": "string"}, "p": {}}}
     assert generation_schema(None) == {"type": "object"}
+    assert generation_schema({}) == {"type": "object"}  # steps without inputs: still an object
+
+
+def test_a_step_with_an_empty_input_schema_is_fuzzed_with_objects():
+    class NoInput(insightconnect_plugin_runtime.Action):
+        def __init__(self):
+            super().__init__("no_input", "", insightconnect_plugin_runtime.Input({}), None)
+
+        def run(self, params={}):  # noqa: B006
+            assert isinstance(params, dict)
+            return {}
+
+    plugin = insightconnect_plugin_runtime.Plugin(name="p", vendor="v", version="1.0.0")
+    plugin.add_action(NoInput())
+    assert fuzz_step(plugin, "action", "no_input", max_examples=20) == []

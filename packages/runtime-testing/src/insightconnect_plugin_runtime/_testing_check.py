@@ -124,9 +124,12 @@ def check_plugin(
     runs and (unless ``fuzz`` is false) the fuzz runs."""
     findings = static_findings(plugin, only)
     if spec is not None:
-        from ._testing_spec import load_spec, spec_findings
+        from ._testing_spec import example_connection, load_spec, spec_findings
 
-        findings += [f for f in spec_findings(plugin, load_spec(spec)) if not only or f.step.split(" ")[-1] in only]
+        parsed = load_spec(spec)
+        findings += [f for f in spec_findings(plugin, parsed) if not only or f.step.split(" ")[-1] in only]
+        if connection is None:
+            connection = example_connection(plugin, parsed)
     with loopback_only():
         findings += canary_findings(plugin, connection, only)
         if fuzz:

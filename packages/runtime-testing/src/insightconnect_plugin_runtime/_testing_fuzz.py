@@ -71,7 +71,11 @@ def generation_schema(schema: Any) -> dict[str, Any]:
             return [clean(item) for item in node]
         return node
 
-    return clean(copy.deepcopy(schema)) if isinstance(schema, dict) else {"type": "object"}
+    if not isinstance(schema, dict):
+        return {"type": "object"}
+    cleaned = clean(copy.deepcopy(schema))
+    cleaned["type"] = "object"  # a step's input is always an object, even when its schema is {}
+    return cleaned
 
 
 _JSON_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", "null"})

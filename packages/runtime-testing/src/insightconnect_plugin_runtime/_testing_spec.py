@@ -70,3 +70,33 @@ def spec_findings(plugin: Any, spec: dict[str, Any]) -> list[Finding]:
             if kind == "task" and "state" in declared:
                 findings += _compare(label, "state", declared.get("state"), _schema(getattr(step, "state", None)))
     return findings
+
+
+def example_connection(plugin: Any, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The connection schema's sample with the spec's ``example`` values in its non-credential fields.
+
+    A sample leaves URLs and host names empty, and a plugin given ``https://`` as its server fails in
+    ways no customer sees; the spec's examples are what the author meant. ``None`` when the result does
+    not validate against the connection schema (then the sample is used as it is).
+    """
+    from ._testing_canary import is_credential
+
+    schema = _schema(plugin.connection.schema)
+    fields = spec.get("connection") if isinstance(spec.get("connection"), dict) else {}
+    connection = plugin.connection.sample() or {} if schema else {}
+    for name, field in fields.items():
+        prop = (schema.get("properties") or {}).get(name)
+        if isinstance(field, dict) and "example" in field and prop is not None and not is_credential(name, prop):
+            if not str(field.get("type", "")).startswith(("credential", "password")):
+                connection[name] = field["example"]
+    try:
+        _validate(schema, connection)
+    except Exception:
+        return None
+    return connection
+
+
+def _validate(schema: dict[str, Any], value: Any) -> None:
+    import jsonschema
+
+    jsonschema.validate(value, schema)
