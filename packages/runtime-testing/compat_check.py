@@ -38,6 +38,16 @@ def prepare(work: Path, plugins: list[str]) -> int:
     return done.returncode
 
 
+def refresh_kit(plugin_dir: Path) -> None:
+    """With ``--reuse``: copy this checkout's kit modules over the ones the venv was built with."""
+    import shutil
+
+    source = Path(__file__).resolve().parent / "src" / "insightconnect_plugin_runtime"
+    for target in plugin_dir.glob("venv/lib/python*/site-packages/insightconnect_plugin_runtime"):
+        for module in [source / "testing.py", *source.glob("_testing_*.py")]:
+            shutil.copyfile(module, target / module.name)
+
+
 def check(plugin_dir: Path, max_examples: int, budget: float) -> tuple[int, str]:
     """``bin/<plugin> check`` in the plugin's venv; returns its exit code and output."""
     root = next(plugin_dir.joinpath("src").glob("plugins/*"))
@@ -78,6 +88,8 @@ def main() -> int:
             return 2
         summary, findings = [], []
         for plugin_dir in prepared:
+            if args.reuse:
+                refresh_kit(plugin_dir)
             code, output = check(plugin_dir, args.max_examples, args.budget)
             lines = output.strip().splitlines()
             summary.append(f"{plugin_dir.name:<28} exit {code}  {lines[-1] if lines else '(no output)'}")

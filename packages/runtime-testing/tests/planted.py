@@ -77,14 +77,14 @@ class Crashy(_Action):
     NAME = "crashy"
 
     def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
-        return {"count": {"a": 1}[("a" if params["n"] < 5 else "b")]}
+        return {"count": {"a": 1}[("a" if params["n"] < 2 else "b")]}
 
 
 class BadOutput(_Action):
     NAME = "bad_output"
 
     def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
-        return {"count": "many"} if params["n"] > 7 else {"count": 1}
+        return {"count": "many"} if params["n"] > 2 else {"count": 1}
 
 
 class LeakyHex(_Action):
@@ -118,6 +118,22 @@ class Remote(_Action):
         return {"count": 1}
 
 
+class Retrying(_Action):
+    """Retries an unreachable service for longer than any budget, as cloud SDKs do."""
+
+    NAME = "retrying"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        import socket
+
+        for _ in range(20):
+            try:
+                socket.create_connection(("198.51.100.21", 443), timeout=2).close()
+            except OSError:
+                time.sleep(0.2)
+        return {"count": 1}
+
+
 class Slow(_Action):
     NAME = "slow"
 
@@ -129,7 +145,7 @@ class Slow(_Action):
 class Planted(insightconnect_plugin_runtime.Plugin):
     def __init__(self) -> None:
         super().__init__(name="Planted", vendor="tests", version="0.0.1", connection=Connection())
-        for action in (Fine, Crashy, BadOutput, LeakyHex, LeakyLogger, Remote, Slow):
+        for action in (Fine, Crashy, BadOutput, LeakyHex, LeakyLogger, Remote, Retrying, Slow):
             self.add_action(action())
 
 

@@ -49,6 +49,16 @@ def test_an_unclassified_error_from_the_cut_network_is_a_network_finding(plugin)
     assert refused and set(refused) == {"198.51.100.20:443"}
 
 
+def test_a_step_retrying_the_cut_network_past_the_budget_is_a_network_finding(plugin):
+    from insightconnect_plugin_runtime._testing_network import loopback_only
+
+    with loopback_only():
+        findings = fuzz_step(plugin, "action", "retrying", planted.GOOD_CONNECTION, max_examples=2, budget_seconds=0.5)
+    assert [(f.check, f.detail) for f in findings] == [
+        ("network", "no reply within 0.5 s while the network is unreachable")
+    ]
+
+
 def test_a_step_over_budget_is_found(plugin):
     findings = fuzz_step(plugin, "action", "slow", planted.GOOD_CONNECTION, max_examples=3, budget_seconds=0.3)
     assert [finding.check for finding in findings] == ["time"]

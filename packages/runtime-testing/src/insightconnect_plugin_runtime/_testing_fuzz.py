@@ -17,7 +17,8 @@ Oracles, per example:
 * **leak**: no form of any canary secret appears in the reply, the step log, the events or other
   loggers' records;
 * **network** (only with the network cut, as ``check`` does): an unclassified exception caused by the
-  refused connection, i.e. the step does not turn an unreachable service into a ``PluginException``;
+  refused connection, i.e. the step does not turn an unreachable service into a ``PluginException``,
+  or no reply within the budget while connections were being refused (a client retrying);
 * **time**: an action or task returns within ``budget_seconds``. A trigger that emits nothing within
   the budget is not a finding (triggers poll), but it ends that trigger's fuzzing: the thread running
   it cannot be killed.
@@ -34,6 +35,7 @@ from typing import Any
 from insightconnect_plugin_runtime.exceptions import ClientException, ConnectionTestException
 
 from ._testing_canary import canary_connection
+from ._testing_network import REFUSED
 from ._testing_run import StepResult, execute, isolated_directories, start_message
 
 #: Formats hypothesis-jsonschema generates; others (InsightConnect's ``bytes``, ``date-time`` variants
@@ -186,11 +188,16 @@ def fuzz_step(
         state = {} if kind == "task" else None
         message = start_message(kind, name, params, canary.connection, meta={"triggerId": "fuzz"}, state=state)
         max_events = 2 if kind == "trigger" else None
+        refused_before = len(REFUSED)
         finished, value = _run_bounded(lambda: execute(plugin, message, max_events=max_events), budget_seconds)
         if not finished:
             stalled.set()
             if kind != "trigger":
-                finding = Finding(label, "time", f"no reply within {budget_seconds:g} s", _short(params))
+                detail = f"no reply within {budget_seconds:g} s"
+                if len(REFUSED) > refused_before:  # retrying an unreachable service, not hanging on input
+                    finding = Finding(label, "network", f"{detail} while the network is unreachable", _short(params))
+                else:
+                    finding = Finding(label, "time", detail, _short(params))
                 findings.setdefault((finding.check, "time"), finding)
             return
         if isinstance(value, BaseException):  # the kit itself failed: report it rather than hide it

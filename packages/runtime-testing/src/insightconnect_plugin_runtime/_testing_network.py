@@ -17,6 +17,10 @@ from typing import Any
 
 REFUSAL = "icon-runtime-testing: the network is cut to loopback"
 
+#: Every destination refused so far in this process (the fuzzer tells a step that hangs from one
+#: that retries an unreachable service by whether this grew during the run).
+REFUSED: list[str] = []
+
 
 def _is_loopback(host: Any) -> bool:
     if isinstance(host, bytes):
@@ -46,6 +50,7 @@ def loopback_only() -> Iterator[list[str]]:
         if _is_loopback(host):
             return True
         refused.append(f"{host}:{address[1] if isinstance(address, tuple) and len(address) > 1 else ''}")
+        REFUSED.append(refused[-1])
         return False
 
     def connect(sock: socket.socket, address: Any) -> None:
@@ -62,6 +67,7 @@ def loopback_only() -> Iterator[list[str]]:
         if host is not None and not _is_loopback(host):
             port = args[0] if args else kwargs.get("port")
             refused.append(f"{host}:{port}" if port is not None else str(host))
+            REFUSED.append(refused[-1])
             raise socket.gaierror(socket.EAI_NONAME, REFUSAL)
         return original_getaddrinfo(host, *args, **kwargs)
 
