@@ -144,7 +144,7 @@ def table(findings: list[Finding]) -> str:
     """Findings as a plain-text table (step, check, finding, example input)."""
     rows = [("step", "check", "finding", "example input")]
     rows += [(f.step, f.check, f.detail.replace("\n", " "), f.example) for f in findings]
-    widths = [min(max(len(row[i]) for row in rows), cap) for i, cap in enumerate((30, 14, 90, 60))]
+    widths = [min(max(len(row[i]) for row in rows), cap) for i, cap in enumerate((44, 14, 90, 60))]
 
     def line(row: tuple[str, ...]) -> str:
         cells = [cell if len(cell) <= w else cell[: w - 1] + "…" for cell, w in zip(row, widths, strict=True)]
