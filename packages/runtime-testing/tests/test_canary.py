@@ -5,11 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from urllib.parse import quote, quote_plus
 
 import pytest
 
-from insightconnect_plugin_runtime.testing import PluginKit, assert_no_leaks, canary_connection, marker_forms
+from insightconnect_plugin_runtime.testing import (
+    PluginKit,
+    assert_no_leaks,
+    canary_connection,
+    is_credential,
+    marker_forms,
+)
 
 from . import planted
 from .conftest import CONNECTION
@@ -99,3 +106,139 @@ def test_the_example_plugin_leaks_nothing_in_any_step(example_plugin):
     ]:
         run = kit.canary(kind, name, params)
         assert run.canary.markers and run.leaks == [], (kind, name, run.leaks)
+
+
+MARKER = 'cnry00abcdef012345+/&"%='
+
+
+def test_the_marker_forms_are_exactly_these():
+    forms = dict(marker_forms(MARKER))
+    assert {name: text for name, text in forms.items() if not name.startswith("base64")} == {
+        "plain": MARKER,
+        "core": "cnry00abcdef012345",
+        "url-encoded": "cnry00abcdef012345%2B%2F%26%22%25%3D",
+        "url-encoded (path)": "cnry00abcdef012345%2B/%26%22%25%3D",
+        "form-encoded": "cnry00abcdef012345%2B%2F%26%22%25%3D",
+        "json-escaped": 'cnry00abcdef012345+/&\\"%=',
+        "json-escaped twice": 'cnry00abcdef012345+/&\\\\\\"%=',
+        "repr": 'cnry00abcdef012345+/&"%=',
+        "html-escaped": "cnry00abcdef012345+/&amp;&quot;%=",
+        "hex": MARKER.encode().hex(),
+        "HEX": MARKER.encode().hex().upper(),
+    }
+    for offset in range(3):
+        core, url_core = forms[f"base64@{offset}"], forms[f"base64url@{offset}"]
+        assert len(core) >= len(MARKER) * 4 // 3 - 2  # nearly all of the marker, not a stub
+        assert url_core == core.replace("+", "-").replace("/", "_")
+        for prefix in (b"", b"a", b"ab", b"abc", b"user:"):
+            if len(prefix) % 3 == offset:
+                assert core in base64.b64encode(prefix + MARKER.encode() + b"tail").decode()
+
+
+@pytest.mark.parametrize(
+    ("encode", "form"),
+    [
+        (lambda m: m, "plain"),
+        (lambda m: quote(m, safe=""), "url-encoded"),
+        (lambda m: quote(m), "url-encoded (path)"),
+        (lambda m: json.dumps({"k": m}), "json-escaped"),
+        (lambda m: json.dumps(json.dumps({"k": m})), "json-escaped twice"),
+        (lambda m: base64.b64encode(m.encode()).decode(), "base64@0"),
+        (lambda m: base64.b64encode(f"u{m}".encode()).decode(), "base64@1"),
+        (lambda m: base64.b64encode(f"al:{m}".encode()).decode(), "base64@0"),
+        (lambda m: base64.urlsafe_b64encode(f"xy{m}".encode()).decode(), "base64url@2"),
+        (lambda m: m.encode().hex(), "hex"),
+        (lambda m: m.encode().hex().upper(), "HEX"),
+        (lambda m: m.replace("&", "&amp;").replace('"', "&quot;"), "html-escaped"),
+        (lambda m: m.split("+")[0], "core"),
+    ],
+)
+def test_a_leak_names_its_strongest_form_and_shows_its_context(encode, form):
+    canary = canary_connection(planted.CONNECTION_SCHEMA, planted.GOOD_CONNECTION)
+    marker = canary.markers["api_key.secretKey"]
+    forms = dict(marker_forms(marker))
+    if forms[form] == forms.get(form.replace("url@", "@")):  # no + or / in it: both names fit
+        form = form.replace("url@", "@")
+    needle = forms[form]
+    text = "A" * 30 + encode(marker) + "B" * 30
+    (leak,) = canary.leaks([("reply", text)])
+    assert (leak.where, leak.field, leak.form) == ("reply", "api_key.secretKey", form)
+    index = text.index(needle)
+    assert leak.excerpt == text[index - 20 : index + len(needle) + 20]
+    assert str(leak) == f"api_key.secretKey leaked into reply ({form}): ...{leak.excerpt}..."
+
+
+def test_one_leak_per_output_path_and_field():
+    canary = canary_connection(planted.CONNECTION_SCHEMA, planted.GOOD_CONNECTION)
+    password, key = canary.markers["credentials.password"], canary.markers["api_key.secretKey"]
+    texts = [
+        ("reply", f"{password} and again {quote(password, safe='')}"),  # one field twice: one leak
+        ("", ""),
+        ("log", f"{key} {password}"),  # two fields: two leaks
+        ("event 1", password),
+    ]
+    found = [(leak.where, leak.field) for leak in canary.leaks(texts)]
+    assert found == [
+        ("reply", "credentials.password"),
+        ("log", "credentials.password"),
+        ("log", "api_key.secretKey"),
+        ("event 1", "credentials.password"),
+    ]
+    assert canary.leaks([("reply", f"x{password}")])[0].excerpt == f"x{password}"  # context clipped at 0
+
+
+@pytest.mark.parametrize(
+    ("name", "prop", "expected"),
+    [
+        ("a", {"$ref": "#/definitions/credential_token"}, True),
+        ("a", {"$ref": "#/definitions/password"}, True),
+        ("a", {"$ref": "#/definitions/passwordless"}, False),
+        ("a", {"$ref": "#/definitions/my_credential_x"}, False),
+        ("a", {"type": "string", "format": "password"}, True),
+        ("a", {"type": "string", "displayType": "password"}, True),
+        ("a", {"type": "credential_secret_key"}, True),
+        ("a", {"type": "password"}, True),
+        ("api_key", {"type": "string"}, True),
+        ("client_secret", {"type": "string"}, True),
+        ("refresh_token", {"type": "string"}, True),
+        ("auth", {"type": "string"}, True),
+        ("host", {"type": "string"}, False),
+        ("tokenizer_url", {"type": "string"}, False),
+        ("api_key", "not a schema", False),
+    ],
+)
+def test_which_properties_are_credentials(name, prop, expected):
+    assert is_credential(name, prop) is expected
+
+
+def test_credential_objects_get_markers_in_strings_and_plain_values_elsewhere():
+    schema = {
+        "properties": {
+            "cred": {"$ref": "#/definitions/credential_token", "title": "Token"},
+            "other": {"$ref": "#/definitions/nowhere", "format": "password"},
+        },
+        "definitions": {
+            "credential_token": {
+                "type": "object",
+                "properties": {
+                    "token": {"type": "string"},
+                    "domain": {"type": "string"},
+                    "user": {"type": "string"},
+                    "login": {"type": "string"},
+                    "email": {"type": "string"},
+                    "port": {"type": "integer", "default": 8443},
+                },
+            }
+        },
+    }
+    canary = canary_connection(schema, {})
+    cred = canary.connection["cred"]
+    assert {k: cred[k] for k in ("domain", "user", "login", "email")} == {
+        "domain": "canary-domain", "user": "canary-user", "login": "canary-login", "email": "canary-email",
+    }  # fmt: skip
+    assert cred["port"] == 8443
+    assert sorted(canary.markers) == ["cred.token", "other"]
+    for marker in canary.markers.values():
+        assert re.fullmatch(r'cnry\d\d[0-9a-f]{12}\+/&"%=', marker)
+    assert canary.connection["other"] == canary.markers["other"]
+    assert canary.markers["cred.token"].startswith("cnry00") and canary.markers["other"].startswith("cnry01")
