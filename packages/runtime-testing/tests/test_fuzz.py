@@ -83,3 +83,33 @@ def test_a_step_with_an_empty_input_schema_is_fuzzed_with_objects():
     plugin = insightconnect_plugin_runtime.Plugin(name="p", vendor="v", version="1.0.0")
     plugin.add_action(NoInput())
     assert fuzz_step(plugin, "action", "no_input", max_examples=20) == []
+
+
+def test_boundary_examples_try_every_enum_value_bound_and_boolean():
+    from insightconnect_plugin_runtime._testing_fuzz import boundary_examples
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string", "enum": ["a", "b"], "default": "a"},
+            "n": {"type": "integer", "minimum": -3, "maximum": 9},
+            "flag": {"$ref": "#/definitions/switch"},
+            "text": {"type": "string"},
+        },
+        "definitions": {"switch": {"type": "boolean"}},
+    }
+    kinds = [e["kind"] for e in boundary_examples(schema)]
+    ns = [e["n"] for e in boundary_examples(schema)]
+    flags = [e["flag"] for e in boundary_examples(schema)]
+    assert len(boundary_examples(schema)) == 6 and kinds[:2] == ["a", "b"] and ns[2:4] == [-3, 9]
+    assert flags[4:] == [True, False]
+    assert boundary_examples(schema, limit=3) == boundary_examples(schema)[:3]
+    assert boundary_examples(None) == [] and boundary_examples({}) == []
+
+
+def test_every_enum_branch_runs_even_with_few_examples(example_plugin):
+    findings = fuzz_step(example_plugin, "action", "raise_error", max_examples=1)
+    crashes = {f.detail.split(":")[0] for f in findings if f.check == "crash"}
+    assert crashes == {"ServerException", "ValueError", "SystemExit", "KeyboardInterrupt"}
+    assert [f.example for f in findings if f.check == "output schema"] == ["{'kind': 'bad_output'}"]
+    assert not [f for f in findings if f.check == "leak"]  # leak_secret: the runtime masks it

@@ -5,7 +5,8 @@ Why hypothesis-jsonschema: it is the JSON Schema to Hypothesis bridge that schem
 built on, maintained alongside Hypothesis, and it generates values that satisfy the schema (bounds,
 patterns, enums, ``$ref``) instead of rejecting random ones, so a step sees boundary inputs it
 accepts, which is where plugins break. A fifth of the examples are arbitrary JSON objects instead, so
-the runtime's rejection of invalid input is exercised too.
+the runtime's rejection of invalid input is exercised too. Before them, :func:`boundary_examples` tries
+every ``enum`` value, numeric bound and boolean of each input once.
 
 Oracles, per example:
 
@@ -101,6 +102,34 @@ def input_strategy(schema: Any, invalid_share: float = 0.2) -> Any:
     return st.one_of(*([valid] * (10 - weight)), *([invalid] * weight))
 
 
+def boundary_examples(schema: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """Inputs tried before the generated ones: the schema's sample with one top-level property set to
+    each of its ``enum`` values, its ``minimum``/``maximum``, or ``true``/``false``.
+
+    Generated inputs reach a given enum value only by chance in a few dozen examples; these make sure
+    every branch an enum selects runs at least once.
+    """
+    from insightconnect_plugin_runtime.util import sample
+
+    if not isinstance(schema, dict):
+        return []
+    definitions = schema.get("definitions") or {}
+    base = sample(schema) if schema.get("properties") else {}
+    examples: list[dict[str, Any]] = []
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict) and isinstance(prop.get("$ref"), str):
+            prop = definitions.get(prop["$ref"].rsplit("/", 1)[-1], prop)
+        if not isinstance(prop, dict):
+            continue
+        values: list[Any] = list(prop.get("enum") or ())
+        if prop.get("type") in ("integer", "number"):
+            values += [prop[bound] for bound in ("minimum", "maximum") if isinstance(prop.get(bound), (int, float))]
+        if prop.get("type") == "boolean":
+            values += [True, False]
+        examples += [{**base, name: value} for value in values]
+    return examples[:limit]
+
+
 def _run_bounded(function: Any, budget_seconds: float) -> tuple[bool, Any]:
     """Run ``function`` in a daemon thread; ``(finished, its result or exception)``."""
     outcome: dict[str, Any] = {}
@@ -172,7 +201,7 @@ def fuzz_step(
     budget_seconds: float = 10.0,
 ) -> list[Finding]:
     """Fuzz one action, trigger or task; returns the findings (distinct by check and detail)."""
-    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import HealthCheck, Phase, example, given, settings
 
     registry = {"action": plugin.actions, "trigger": plugin.triggers, "task": plugin.tasks}[kind]
     step = registry[name]
@@ -211,6 +240,9 @@ def fuzz_step(
         strategy = input_strategy(schema)
     except Exception as error:
         return [Finding(label, "schema", f"no inputs can be generated from the input schema: {error}")]
+    test = given(strategy)(run_one)
+    for explicit in reversed(boundary_examples(schema)):
+        test = example(explicit)(test)
     runner = settings(
         max_examples=max_examples,
         deadline=None,
@@ -218,7 +250,7 @@ def fuzz_step(
         derandomize=True,
         phases=(Phase.explicit, Phase.generate),
         suppress_health_check=list(HealthCheck),
-    )(given(strategy)(run_one))
+    )(test)
     with isolated_directories():
         try:
             runner()
