@@ -100,3 +100,7 @@ k8s-e2e:  ## live test on a one-node Kubernetes 1.20 in a network namespace (bui
 reliability: $(HATCH)  ## fuzzing, canary secrets, soak and fault injection against the sample plugin (RELIABILITY_SOAK_SECONDS=120)
 	$(HATCH) env create reliability
 	"$$($(HATCH) env find reliability)/bin/python" reliability/run.py
+
+.PHONY: compat-check
+compat-check:  ## run bin/<plugin> check (icon-runtime-testing) over the open compatibility list (needs ICP_MIRROR)
+	$(PYTHON) packages/runtime-testing/compat_check.py

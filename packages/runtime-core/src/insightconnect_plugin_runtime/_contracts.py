@@ -16,6 +16,13 @@ Entry-point groups (all prefixed with the import package name):
     Any number of entries, each an object with optional methods ``init_app(app, plugin, config)``
     (called once when the Flask app is built) and ``post_fork(app, plugin, config)`` (called in every
     gunicorn worker after fork). Tracing uses this to instrument Flask and set up exporters per worker.
+
+``insightconnect_plugin_runtime.cli_commands``
+    Any number of entries; the entry's name is a sub-command of ``bin/<plugin>`` (a name core already
+    uses is ignored). The object has ``help`` (one line), optional ``add_arguments(parser)`` and
+    ``run(plugin, args) -> int`` (the exit code). They are loaded only when the command line does not
+    name a built-in command, so ``run`` and ``http`` never import them. icon-runtime-testing adds
+    ``check`` this way.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
 GROUP_SERVER = "insightconnect_plugin_runtime.server"
 GROUP_STEP_HOOKS = "insightconnect_plugin_runtime.step_hooks"
 GROUP_SERVER_HOOKS = "insightconnect_plugin_runtime.server_hooks"
+GROUP_CLI_COMMANDS = "insightconnect_plugin_runtime.cli_commands"
 
 
 @dataclass

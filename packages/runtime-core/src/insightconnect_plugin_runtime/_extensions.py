@@ -15,7 +15,15 @@ import sys
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
-from ._contracts import GROUP_SERVER, GROUP_SERVER_HOOKS, GROUP_STEP_HOOKS, ServeFunction, StepCall, StepHook
+from ._contracts import (
+    GROUP_CLI_COMMANDS,
+    GROUP_SERVER,
+    GROUP_SERVER_HOOKS,
+    GROUP_STEP_HOOKS,
+    ServeFunction,
+    StepCall,
+    StepHook,
+)
 
 log = logging.getLogger("insightconnect_plugin_runtime.extensions")
 PREFIX = "insightconnect_plugin_runtime."
@@ -112,6 +120,11 @@ def step_hooks() -> tuple[StepHook, ...]:
 
 def server_hooks() -> tuple[Any, ...]:
     return tuple(hook for _, hook in load_group(GROUP_SERVER_HOOKS))
+
+
+def cli_commands() -> tuple[tuple[str, Any], ...]:
+    """``(name, command)`` for every sub-command a sibling adds to ``bin/<plugin>``."""
+    return load_group(GROUP_CLI_COMMANDS)
 
 
 def around_step(call: StepCall) -> AbstractContextManager[Any]:

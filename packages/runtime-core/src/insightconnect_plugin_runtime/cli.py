@@ -22,6 +22,9 @@ EXIT_OK = 0
 EXIT_STEP_FAILED = 1
 EXIT_USAGE = 2
 
+#: Sub-commands core implements; an extension may not replace them.
+BUILTIN_COMMANDS = frozenset({"info", "sample", "run", "test", "http"})
+
 GREEN = "\033[92m"
 RESET = "\033[0m"
 
@@ -95,7 +98,20 @@ class CLI:
         )
         http.add_argument("--graceful_timeout", "--graceful-timeout", dest="graceful_timeout", type=int, default=30)
         http.add_argument("--debug", dest="http_debug", action="store_true", help="debug logging")
+        for name, command in self._extension_commands():
+            extension = commands.add_parser(name, help=getattr(command, "help", None))
+            if hasattr(command, "add_arguments"):
+                command.add_arguments(extension)
         return parser
+
+    def _extension_commands(self) -> tuple[tuple[str, Any], ...]:
+        """Sub-commands siblings add (entry points), loaded only when no built-in command is named."""
+        first = next((arg for arg in self.args if not arg.startswith("-")), None)
+        if first in BUILTIN_COMMANDS:
+            return ()
+        from ._extensions import cli_commands
+
+        return tuple((name, command) for name, command in cli_commands() if name not in BUILTIN_COMMANDS)
 
     def _prog(self) -> str:
         import os
@@ -125,6 +141,9 @@ class CLI:
             return self.execute_step(is_test=args.command == "test", is_debug=args.debug, msg=self.msg)
         if args.command == "http":
             return self.server(args)
+        extension = dict(self._extension_commands()).get(args.command or "")
+        if extension is not None:
+            return int(extension.run(self.plugin, args) or 0)
         self._parser().print_help(self.stdout)
         return EXIT_OK
 

@@ -1,0 +1,259 @@
+"""Schema-driven fuzzing: Hypothesis inputs generated from each step's input schema, run through the
+message protocol with canary secrets in the connection, judged by four oracles.
+
+Why hypothesis-jsonschema: it is the JSON Schema to Hypothesis bridge that schemathesis itself is
+built on, maintained alongside Hypothesis, and it generates values that satisfy the schema (bounds,
+patterns, enums, ``$ref``) instead of rejecting random ones, so a step sees boundary inputs it
+accepts, which is where plugins break. A fifth of the examples are arbitrary JSON objects instead, so
+the runtime's rejection of invalid input is exercised too. Before them, :func:`boundary_examples` tries
+every ``enum`` value, numeric bound and boolean of each input once.
+
+Oracles, per example:
+
+* **crash**: the only exceptions allowed out of a step are ``PluginException`` /
+  ``ConnectionTestException`` (and subclasses) and the runtime's ``ClientException`` for input it
+  rejects; anything else (``KeyError``, ``TypeError``...) is a finding;
+* **output schema**: every output (action and task output, each trigger event) validates against the
+  step's output schema;
+* **leak**: no form of any canary secret appears in the reply, the step log, the events or other
+  loggers' records;
+* **network** (only with the network cut, as ``check`` does): an unclassified exception caused by the
+  refused connection, i.e. the step does not turn an unreachable service into a ``PluginException``,
+  or no reply within the budget while connections were being refused (a client retrying);
+* **time**: an action or task returns within ``budget_seconds``. A trigger that emits nothing within
+  the budget is not a finding (triggers poll), but it ends that trigger's fuzzing: the thread running
+  it cannot be killed.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from insightconnect_plugin_runtime.exceptions import ClientException, ConnectionTestException
+
+from ._testing_canary import canary_connection
+from ._testing_network import REFUSED
+from ._testing_run import StepResult, execute, isolated_directories, start_message
+
+#: Formats hypothesis-jsonschema generates; others (InsightConnect's ``bytes``, ``date-time`` variants
+#: it does not know) are dropped from the copy of the schema used for generation, not from validation.
+_KNOWN_FORMATS = frozenset(
+    {"date", "date-time", "time", "email", "hostname", "ipv4", "ipv6", "uri", "uuid", "regex", "idn-email"}
+)
+ALLOWED_ERRORS: tuple[type[BaseException], ...] = (ConnectionTestException, ClientException)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in one step: ``check`` is crash, output schema, leak, time or schema."""
+
+    step: str
+    check: str
+    detail: str
+    example: str = ""
+
+
+def generation_schema(schema: Any) -> dict[str, Any]:
+    """A copy of ``schema`` that hypothesis-jsonschema can generate from."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "format" and value not in _KNOWN_FORMATS:
+                    continue
+                if key == "type" and isinstance(value, str) and value not in _JSON_TYPES:
+                    continue  # InsightConnect-only type names: anything goes
+                out[key] = clean(value)
+            return out
+        if isinstance(node, list):
+            return [clean(item) for item in node]
+        return node
+
+    if not isinstance(schema, dict):
+        return {"type": "object"}
+    cleaned = clean(copy.deepcopy(schema))
+    cleaned["type"] = "object"  # a step's input is always an object, even when its schema is {}
+    return cleaned
+
+
+_JSON_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", "null"})
+
+
+def input_strategy(schema: Any, invalid_share: float = 0.2) -> Any:
+    """Valid (schema-derived) inputs, and arbitrary JSON objects ``invalid_share`` of the time."""
+    from hypothesis import strategies as st
+    from hypothesis_jsonschema import from_schema
+
+    valid = from_schema(generation_schema(schema))
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+    json_values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    )  # noqa: E501
+    names = sorted((schema or {}).get("properties", {}) if isinstance(schema, dict) else ()) or ["x"]
+    invalid = st.dictionaries(st.sampled_from(names) | st.text(max_size=8), json_values, max_size=len(names) + 1)
+    weight = max(1, round(10 * invalid_share))
+    return st.one_of(*([valid] * (10 - weight)), *([invalid] * weight))
+
+
+def boundary_examples(schema: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """Inputs tried before the generated ones: the schema's sample with one top-level property set to
+    each of its ``enum`` values, its ``minimum``/``maximum``, or ``true``/``false``.
+
+    Generated inputs reach a given enum value only by chance in a few dozen examples; these make sure
+    every branch an enum selects runs at least once.
+    """
+    from insightconnect_plugin_runtime.util import sample
+
+    if not isinstance(schema, dict):
+        return []
+    definitions = schema.get("definitions") or {}
+    base = sample(schema) if schema.get("properties") else {}
+    examples: list[dict[str, Any]] = []
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict) and isinstance(prop.get("$ref"), str):
+            prop = definitions.get(prop["$ref"].rsplit("/", 1)[-1], prop)
+        if not isinstance(prop, dict):
+            continue
+        values: list[Any] = list(prop.get("enum") or ())
+        if prop.get("type") in ("integer", "number"):
+            values += [prop[bound] for bound in ("minimum", "maximum") if isinstance(prop.get(bound), (int, float))]
+        if prop.get("type") == "boolean":
+            values += [True, False]
+        examples += [{**base, name: value} for value in values]
+    return examples[:limit]
+
+
+def _run_bounded(function: Any, budget_seconds: float) -> tuple[bool, Any]:
+    """Run ``function`` in a daemon thread; ``(finished, its result or exception)``."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function()
+        except BaseException as error:  # reported, not raised, by the caller
+            outcome["value"] = error
+
+    thread = threading.Thread(target=target, name="icon-testing-fuzz", daemon=True)
+    thread.start()
+    thread.join(budget_seconds)
+    return not thread.is_alive(), outcome.get("value")
+
+
+def judge(step_label: str, step: Any, result: StepResult, canary: Any) -> list[Finding]:
+    """The crash, output schema and leak oracles applied to one run."""
+    findings: list[Finding] = []
+    example = _short(result.message.get("body", {}).get("input"))
+    if result.error is not None and not isinstance(result.error, ALLOWED_ERRORS):
+        kind = type(result.error).__name__
+        if _network_refused(result.error):
+            detail = f"{kind} when the network is unreachable: not classified as a PluginException"
+            findings.append(Finding(step_label, "network", detail, example))
+        else:
+            check = "output schema" if kind == "StepOutputError" else "crash"
+            findings.append(Finding(step_label, check, f"{kind}: {_short(str(result.error), 160)}", example))
+    output_schema = getattr(step, "output", None)
+    if result.ok and output_schema is not None:
+        for output in result.outputs:
+            try:
+                output_schema.validate(output)
+            except Exception as invalid:
+                detail = _short(getattr(invalid, "message", str(invalid)), 160)
+                findings.append(Finding(step_label, "output schema", detail, example))
+                break
+    for leak in canary.leaks(result.texts()):
+        findings.append(Finding(step_label, "leak", str(leak), example))
+    return findings
+
+
+def _network_refused(error: BaseException) -> bool:
+    """Whether ``error`` (or what it was raised from) is the loopback-only guard refusing a connection."""
+    from ._testing_network import REFUSAL
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if REFUSAL in str(current) or any(REFUSAL in str(arg) for arg in getattr(current, "args", ())):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def fuzz_step(
+    plugin: Any,
+    kind: str,
+    name: str,
+    connection: Mapping[str, Any] | None = None,
+    *,
+    max_examples: int = 25,
+    budget_seconds: float = 10.0,
+) -> list[Finding]:
+    """Fuzz one action, trigger or task; returns the findings (distinct by check and detail)."""
+    from hypothesis import HealthCheck, Phase, example, given, settings
+
+    registry = {"action": plugin.actions, "trigger": plugin.triggers, "task": plugin.tasks}[kind]
+    step = registry[name]
+    label = f"{kind} {name}"
+    schema = getattr(getattr(step, "input", None), "schema", None)
+    canary = canary_connection(getattr(plugin.connection, "schema", None), connection)
+    findings: dict[tuple[str, str], Finding] = {}
+    stalled = threading.Event()
+
+    def run_one(params: Any) -> None:
+        if stalled.is_set():
+            return
+        state = {} if kind == "task" else None
+        message = start_message(kind, name, params, canary.connection, meta={"triggerId": "fuzz"}, state=state)
+        max_events = 2 if kind == "trigger" else None
+        refused_before = len(REFUSED)
+        finished, value = _run_bounded(lambda: execute(plugin, message, max_events=max_events), budget_seconds)
+        if not finished:
+            stalled.set()
+            if kind != "trigger":
+                detail = f"no reply within {budget_seconds:g} s"
+                if len(REFUSED) > refused_before:  # retrying an unreachable service, not hanging on input
+                    finding = Finding(label, "network", f"{detail} while the network is unreachable", _short(params))
+                else:
+                    finding = Finding(label, "time", detail, _short(params))
+                findings.setdefault((finding.check, "time"), finding)
+            return
+        if isinstance(value, BaseException):  # the kit itself failed: report it rather than hide it
+            finding = Finding(label, "crash", f"kit: {type(value).__name__}: {value}", _short(params))
+            findings.setdefault((finding.check, finding.detail), finding)
+            return
+        for finding in judge(label, step, value, canary):
+            findings.setdefault((finding.check, finding.detail.split(":")[0]), finding)
+
+    try:
+        strategy = input_strategy(schema)
+    except Exception as error:
+        return [Finding(label, "schema", f"no inputs can be generated from the input schema: {error}")]
+    test = given(strategy)(run_one)
+    for explicit in reversed(boundary_examples(schema)):
+        test = example(explicit)(test)
+    runner = settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=list(HealthCheck),
+    )(test)
+    with isolated_directories():
+        try:
+            runner()
+        except Exception as error:
+            findings[("schema", "generation")] = Finding(label, "schema", f"input generation failed: {error}")
+    return list(findings.values())
