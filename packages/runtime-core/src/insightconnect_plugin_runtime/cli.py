@@ -1,8 +1,8 @@
 """``bin/<plugin>``: the command line every plugin container runs.
 
 Sub-commands: ``info``, ``sample <step>``, ``run`` and ``test`` (one JSON message on stdin or after
-``--``, one JSON reply on stdout) and ``http`` (served by icon-runtime-http, found through an entry
-point). stdout carries only JSON; logs go to stderr and into ``body.log``.
+``--``, one JSON reply on stdout), ``http`` (served by icon-runtime-http, found through an entry
+point) and ``dead-letters list|redrive`` (trigger events the orchestrator rejected, see ``outbox``). stdout carries only JSON; logs go to stderr and into ``body.log``.
 
 Exit codes: 0 success, 1 the step failed, 2 usage error or unreadable message.
 """
@@ -73,6 +73,9 @@ class CLI:
         )
         http.add_argument("--graceful_timeout", "--graceful-timeout", dest="graceful_timeout", type=int, default=30)
         http.add_argument("--debug", dest="http_debug", action="store_true", help="debug logging")
+        from .outbox import add_command
+
+        add_command(commands)
         return parser
 
     def _prog(self) -> str:
@@ -103,6 +106,10 @@ class CLI:
             return self.execute_step(is_test=args.command == "test", is_debug=args.debug, msg=self.msg)
         if args.command == "http":
             return self.server(args)
+        if args.command == "dead-letters":
+            from .outbox import run_command
+
+            return run_command(args, self.stdout)
         self._parser().print_help(self.stdout)
         return EXIT_OK
 
