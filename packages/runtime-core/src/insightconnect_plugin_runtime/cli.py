@@ -2,7 +2,8 @@
 
 Sub-commands: ``info``, ``sample <step>``, ``run`` and ``test`` (one JSON message on stdin or after
 ``--``, one JSON reply on stdout), ``http`` (served by icon-runtime-http, found through an entry
-point) and ``dead-letters list|redrive`` (trigger events the orchestrator rejected, see ``outbox``). stdout carries only JSON; logs go to stderr and into ``body.log``.
+point) and ``dead-letters list|redrive`` (trigger events the orchestrator rejected, see ``outbox``).
+stdout carries only JSON; logs go to stderr and into ``body.log``.
 
 Exit codes: 0 success, 1 the step failed, 2 usage error or unreadable message.
 """

@@ -145,9 +145,9 @@ class Http:
         headers = {"Content-Type": "application/json"}
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
-        request = urllib.request.Request(url, data=json.dumps(msg).encode(), headers=headers, method="POST")
         opener = urllib.request.build_opener(_refuse_redirects(), urllib.request.HTTPSHandler(context=self._context()))
         try:
+            request = urllib.request.Request(url, data=json.dumps(msg).encode(), headers=headers, method="POST")
             with opener.open(request, timeout=self.timeout) as reply:
                 status = reply.status
                 reply.read()

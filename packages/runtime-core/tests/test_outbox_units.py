@@ -1,0 +1,569 @@
+"""The outbox and the HTTP dispatcher piece by piece, in process (fast; the mutation suite for both).
+
+The crash/restart behaviour is tested end to end in ``test_delivery.py`` and ``test_outbox.py``;
+here each rule is pinned down on its own: answer classification, redirects, Retry-After, backoff,
+dead letters, generations, keys, counters and file modes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import socket
+import stat
+import time
+from email.utils import format_datetime
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from werkzeug import Response
+
+from insightconnect_plugin_runtime import _outbox, dispatcher
+from insightconnect_plugin_runtime.dispatcher import DispatchError, Http
+from insightconnect_plugin_runtime.exceptions import PluginException
+
+# --- answer classification ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"),
+    [(None, False), (200, False), (302, False), (399, False), (400, True), (401, True), (404, True),
+     (408, False), (409, False), (410, True), (413, True), (422, True), (425, False), (429, False),
+     (499, True), (500, False), (503, False)],
+)  # fmt: skip
+def test_which_answers_are_permanent_rejections(status, permanent):
+    assert dispatcher.is_permanent_rejection(status) is permanent
+    assert DispatchError(cause="x", status=status).permanent is permanent
+
+
+def test_retry_after_in_seconds_or_as_a_date():
+    now = time.time()
+    assert dispatcher.parse_retry_after(None) is None
+    assert dispatcher.parse_retry_after("") is None
+    assert dispatcher.parse_retry_after("0") == 0.0
+    assert dispatcher.parse_retry_after(" 7 ") == 7.0
+    assert dispatcher.parse_retry_after("1.5") is None
+    assert dispatcher.parse_retry_after("soon") is None
+    future = format_datetime(dt.datetime.fromtimestamp(now + 120, dt.UTC), usegmt=True)
+    assert 100 < dispatcher.parse_retry_after(future) <= 121
+    past = format_datetime(dt.datetime.fromtimestamp(now - 120, dt.UTC), usegmt=True)
+    assert dispatcher.parse_retry_after(past) == 0.0
+    assert dispatcher.parse_retry_after("Wed, 21 Oct 2015 07:28:00 -0000") is None  # no time zone
+
+
+def test_dispatch_error_carries_the_answer():
+    error = DispatchError(cause="c", assistance="a", data="d", status=429, retry_after=3.0, location="/x")
+    assert (error.cause, error.assistance, error.data) == ("c", "a", "d")
+    assert (error.status, error.retry_after, error.location) == (429, 3.0, "/x")
+    plain = DispatchError(cause="c")
+    assert (plain.status, plain.retry_after, plain.location, plain.permanent) == (None, None, None, False)
+    assert isinstance(plain, PluginException)
+
+
+# --- the HTTP dispatcher against a local server -----------------------------------------------------------
+
+
+@pytest.fixture
+def post(httpserver):
+    """Answer the next POST to /events with ``status``/``headers``/``body``; return what ``Http.write`` did."""
+
+    def answer(status=200, headers=None, body="", key="k-1", msg=None):
+        httpserver.clear()
+        httpserver.expect_request("/events", method="POST").respond_with_data(
+            body, status=status, headers=headers or {}
+        )
+        httpserver.expect_request("/followed").respond_with_data("followed", status=200)
+        sender = Http({"url": httpserver.url_for("/events")}, timeout=5)
+        try:
+            sender.write(msg or {"n": 1}, idempotency_key=key)
+            error = None
+        except DispatchError as raised:
+            error = raised
+        return error, httpserver.log
+
+    return answer
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
+def test_a_2xx_delivers_with_the_key_and_json(post, status):
+    error, log = post(status)
+    assert error is None
+    ((request, _),) = log
+    assert request.headers["Idempotency-Key"] == "k-1"
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.data) == {"n": 1}
+
+
+def test_no_key_means_no_key_header(post):
+    error, log = post(200, key=None)
+    assert error is None and "Idempotency-Key" not in log[0][0].headers
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_never_followed(post, httpserver, status):
+    target = httpserver.url_for("/followed")
+    error, log = post(status, headers={"Location": target})
+    assert [request.path for request, _ in log] == ["/events"]
+    assert error.status == status and error.location == target and not error.permanent
+    assert f"HTTP {status}" in error.cause and target in error.cause
+    assert "never followed" in error.assistance
+
+
+def test_a_redirect_without_location_says_so(post):
+    error, _ = post(302)
+    assert error.location is None and "no Location" in error.cause
+
+
+def test_other_3xx_are_failures_too(post):
+    error, _ = post(300)
+    assert error.status == 300 and not error.permanent
+
+
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
+def test_permanent_rejections_carry_status_and_a_short_reason(post, status):
+    error, _ = post(status, body="the  event\nis " + "x" * 500)
+    assert error.status == status and error.permanent
+    assert f"HTTP {status}" in error.cause and "rejected" in error.cause
+    assert error.data.startswith("the event is xxx") and len(error.data) <= dispatcher.REASON_EXCERPT
+    assert "will not accept" in error.assistance
+
+
+@pytest.mark.parametrize("status", [408, 409, 425, 429, 500, 502, 503])
+def test_transient_answers_are_not_permanent(post, status):
+    error, _ = post(status, headers={"Retry-After": "2"})
+    assert error.status == status and not error.permanent and error.retry_after == 2.0
+    assert "refused" in error.cause and "sent again" in error.assistance
+
+
+def test_an_answer_without_retry_after(post):
+    error, _ = post(503)
+    assert error.retry_after is None
+
+
+def test_refused_connection_and_bad_urls_are_transient_failures():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: refused
+        with pytest.raises(DispatchError) as refused:
+            Http({"url": f"http://127.0.0.1:{port}/x"}, timeout=2).write({"n": 1})
+    assert refused.value.status is None and not refused.value.permanent
+    assert "reachable" in refused.value.assistance and "refused" in refused.value.data.lower()
+    with pytest.raises(DispatchError) as bad:
+        Http({"url": "http://[::1"}).write({})
+    assert bad.value.status is None and "ValueError" in bad.value.data
+
+
+def test_a_timeout_is_a_transient_failure(httpserver):
+    import threading
+
+    release = threading.Event()
+
+    def slow(request):
+        release.wait(5)
+        return Response("late", status=200)
+
+    httpserver.clear()
+    httpserver.expect_request("/events").respond_with_handler(slow)
+    with pytest.raises(DispatchError) as timed_out:
+        Http({"url": httpserver.url_for("/events")}, timeout=0.1).write({"n": 1})
+    assert timed_out.value.status is None and "timed out" in timed_out.value.data.lower()
+    release.set()
+    for _ in range(500):  # let the late answer finish before the next test uses the server
+        if httpserver.log:
+            break
+        time.sleep(0.01)
+
+
+def test_a_url_without_scheme_is_http(httpserver):
+    httpserver.clear()
+    httpserver.expect_request("/events", method="POST").respond_with_data("", status=200)
+    Http({"url": f"127.0.0.1:{httpserver.port}/events"}).write({"n": 2})
+    assert {"n": 2} in [json.loads(request.data) for request, _ in httpserver.log]
+
+
+def test_http_dispatcher_configuration(monkeypatch, tmp_path):
+    with pytest.raises(ValueError):
+        Http({})
+    with pytest.raises(ValueError):
+        Http(None)
+    sender = Http({"url": "http://x/", "webhook_url": "http://hook/"})
+    assert sender.timeout == dispatcher.DEFAULT_TIMEOUT_SECONDS and sender.webhook_url == "http://hook/"
+    assert Http({"url": "http://x/"}, timeout=0).timeout == 0
+    assert sender._context() is None
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    assert Http({"url": "HTTPS://x/"})._context() is not None
+
+
+# --- keys ------------------------------------------------------------------------------------------------
+
+
+def test_hashes():
+    assert _outbox.text_hash("abc") == hashlib.sha256(b"abc").hexdigest()[:32]
+    assert _outbox.content_hash({"b": 1, "a": "é"}) == _outbox.text_hash('{"a":"é","b":1}')
+    when = dt.datetime(2026, 1, 2)
+    assert _outbox.content_hash({"t": when}) == _outbox.text_hash(json.dumps({"t": str(when)}, separators=(",", ":")))
+
+
+def test_supplied_keys():
+    assert _outbox.supplied_key("abc", "t") == "t:abc"
+    assert _outbox.supplied_key("abc") == "abc"
+    assert _outbox.supplied_key(12, "") == "12"
+    long_ok = "k" * 200
+    assert _outbox.supplied_key(long_ok) == long_ok
+    hashed = "sha256:" + hashlib.sha256(("k" * 201).encode()).hexdigest()
+    assert _outbox.supplied_key("k" * 201) == hashed
+    assert _outbox.supplied_key("tab\there").startswith("sha256:")
+    assert _outbox.supplied_key("ü").startswith("sha256:")
+
+
+def test_emissions_count_occurrences_per_content():
+    emissions = _outbox.Emissions("L")
+    digest_a, digest_b = _outbox.content_hash("a"), _outbox.content_hash("b")
+    assert [emissions.key_for(x) for x in ("a", "b", "a", "a")] == [
+        f"L:{digest_a}:1", f"L:{digest_b}:1", f"L:{digest_a}:2", f"L:{digest_a}:3"
+    ]  # fmt: skip
+
+
+def test_run_keys_are_unique_per_run():
+    first, second = _outbox.run_emissions(), _outbox.run_emissions("t")
+    assert first.label.startswith("run-") and len(first.label) == len("run-") + 32
+    assert second.label.startswith("t:run-") and second.label[2:] != first.label
+
+
+# --- settings and the test hook -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "on"), [(None, True), ("on", True), ("off", False), (" OFF ", False),
+                                           ("0", False), ("false", False), ("no", False), ("yes", True)])  # fmt: skip
+def test_outbox_switch(monkeypatch, value, on):
+    if value is None:
+        monkeypatch.delenv("ICON_RUNTIME_OUTBOX", raising=False)
+    else:
+        monkeypatch.setenv("ICON_RUNTIME_OUTBOX", value)
+    assert _outbox.enabled() is on
+
+
+def test_numbers_from_the_environment(monkeypatch):
+    monkeypatch.setenv("X_N", "3")
+    assert _outbox._env_number("X_N", 5, int) == 3
+    monkeypatch.setenv("X_N", "0")
+    assert _outbox._env_number("X_N", 5, int) == 0
+    monkeypatch.setenv("X_N", "-1")
+    assert _outbox._env_number("X_N", 5, int) == 5
+    monkeypatch.setenv("X_N", "many")
+    assert _outbox._env_number("X_N", 5, int) == 5
+    monkeypatch.delenv("X_N")
+    assert _outbox._env_number("X_N", 0.5) == 0.5
+
+
+def test_kill_point_fires_once_at_the_nth_visit(monkeypatch):
+    monkeypatch.setattr(_outbox, "_KILL_SEEN", {})
+    with mock.patch("os.kill") as kill:
+        monkeypatch.delenv("ICON_RUNTIME_TEST_KILL_AT", raising=False)
+        _outbox.kill_point("after_post")
+        monkeypatch.setenv("ICON_RUNTIME_TEST_KILL_AT", "after_post:2")
+        _outbox.kill_point("after_ack")
+        _outbox.kill_point("after_post")
+        assert kill.call_count == 0
+        _outbox.kill_point("after_post")
+        assert kill.call_count == 1 and kill.call_args.args == (os.getpid(), 9)
+        _outbox.kill_point("after_post")
+        assert kill.call_count == 1
+        monkeypatch.setenv("ICON_RUNTIME_TEST_KILL_AT", "after_ack")  # no count: the first visit
+        _outbox.kill_point("after_ack")  # other points were not counted while they were not asked for
+        assert kill.call_count == 2
+        _outbox.kill_point("after_ack")
+        assert kill.call_count == 2
+        monkeypatch.setattr(_outbox, "_KILL_SEEN", {})
+        _outbox.kill_point("after_ack")
+        assert kill.call_count == 3
+
+
+# --- the outbox ----------------------------------------------------------------------------------------
+
+
+class Script:
+    """A dispatcher answering from a list: None acknowledges, an exception is raised."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.posts: list[tuple] = []
+
+    def write(self, msg, idempotency_key=None):
+        self.posts.append((msg, idempotency_key))
+        answer = self.answers.pop(0) if self.answers else None
+        if answer is not None:
+            raise answer
+
+
+def rejected(status=400, data="bad event"):
+    return DispatchError(cause=f"The orchestrator rejected the trigger event (HTTP {status}).", data=data,
+                         status=status)  # fmt: skip
+
+
+def failed(status=500, retry_after=None):
+    return DispatchError(cause=f"HTTP {status}", status=status, retry_after=retry_after)
+
+
+@pytest.fixture
+def outbox(tmp_path, monkeypatch):
+    for name in ("RETRIES", "BACKOFF", "MAX", "SEEN", "DEAD_MAX"):
+        monkeypatch.delenv(f"ICON_RUNTIME_OUTBOX_{name}", raising=False)
+    made = []
+
+    def make(**settings):
+        for name, value in settings.items():
+            monkeypatch.setenv(f"ICON_RUNTIME_OUTBOX_{name.upper()}", str(value))
+        box = _outbox.Outbox(str(tmp_path / "cache" / "trig.outbox.sqlite"), logging.getLogger("units"),
+                             mask=lambda text: text.replace("SECRET", "********"))  # fmt: skip
+        made.append(box)
+        return box
+
+    yield make
+    for box in made:
+        try:
+            box.close()
+        except Exception:  # noqa: BLE001 - closed by the test
+            pass
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(_outbox.time, "sleep", slept.append)
+    return slept
+
+
+def test_defaults_and_identity(outbox, tmp_path):
+    box = outbox()
+    assert (box.retries, box.backoff, box.max_pending, box.keep_acked, box.keep_dead) == (5, 0.5, 10000, 10000, 10000)
+    assert box.prune_every == 1000 and box._acks_since_prune == 999
+    assert box.trigger_id == "trig"
+    assert _outbox.Outbox(str(tmp_path / "x.outbox.sqlite"), trigger_id="given").trigger_id == "given"
+    assert _outbox.Outbox(str(tmp_path / "y.outbox.sqlite")).mask("SECRET") == "SECRET"
+
+
+def test_settings_from_the_environment(outbox):
+    box = outbox(retries=2, backoff=99, max=3, seen=50, dead_max=4)
+    assert (box.retries, box.backoff, box.max_pending, box.keep_acked, box.keep_dead) == (2, 30.0, 3, 50, 4)
+    assert box.prune_every == 5
+    assert outbox(seen=0).prune_every == 1
+
+
+def test_files_are_private_even_when_they_existed(tmp_path):
+    path = tmp_path / "old.outbox.sqlite"
+    previous = os.umask(0o022)
+    try:
+        _outbox.Outbox(str(path)).close()  # creates the database
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").touch()
+            os.chmod(f"{path}{suffix}", 0o644)
+        box = _outbox.Outbox(str(path))
+    finally:
+        os.umask(previous)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        assert stat.S_IMODE(os.stat(f"{path}{suffix}").st_mode) == 0o600, suffix
+    box.close()
+
+
+def test_delivery_acknowledges_in_order(outbox, sleeps):
+    box = outbox()
+    box.enqueue("k1", {"n": 1})
+    box.enqueue("k2", {"n": 2})
+    sender = Script()
+    assert box.deliver(sender) == 2
+    assert [(msg["n"], key) for msg, key in sender.posts] == [(1, "k1"), (2, "k2")]
+    assert box.pending() == [] and sleeps == []
+    rows = box.db.execute("SELECT key, acked, msg, attempts, acked_at IS NOT NULL FROM events ORDER BY id").fetchall()
+    assert rows == [("k1", 1, None, 0, 1), ("k2", 1, None, 0, 1)]
+    assert box.replay(sender) == 0
+
+
+def test_transient_failures_back_off_then_raise(outbox, sleeps):
+    box = outbox(retries=3)
+    box.enqueue("k1", {"n": 1})
+    before = _outbox.outbox_counters()["retried"]
+    with pytest.raises(DispatchError):
+        box.deliver(Script(failed(), failed(503), OSError("refused"), failed(408)))
+    assert sleeps == [0.5, 1.0, 2.0]
+    assert _outbox.outbox_counters()["retried"] - before == 3
+    assert box.db.execute("SELECT attempts, acked FROM events").fetchone() == (4, 0)
+    assert box.replay(Script()) == 1  # delivered at the next start
+
+
+def test_backoff_is_capped_and_retry_after_is_honoured_within_bounds(outbox, sleeps):
+    box = outbox(retries=4, backoff=20)
+    box.enqueue("k1", {})
+    box.deliver(Script(failed(), failed(429, retry_after=0), failed(429, retry_after=45), failed(429, 1e9)))
+    assert sleeps == [20.0, 30.0, 45.0, 300.0]
+
+
+def test_retry_after_never_shortens_the_backoff(outbox, sleeps):
+    box = outbox(retries=1, backoff=2)
+    box.enqueue("k1", {})
+    box.deliver(Script(failed(429, retry_after=1)))
+    assert sleeps == [2.0]
+
+
+def test_a_permanent_rejection_is_dead_lettered_and_delivery_goes_on(outbox, sleeps, caplog):
+    box = outbox()
+    before = _outbox.outbox_counters()
+    box.enqueue("k1", {"n": 1})
+    box.enqueue("k2", {"n": 2})
+    box.enqueue("k3", {"n": 3})
+    sender = Script(None, rejected(413, data="too big SECRET"))
+    started = time.time()
+    with caplog.at_level(logging.INFO, logger="units"):
+        assert box.deliver(sender) == 2
+    assert [key for _, key in sender.posts] == ["k1", "k2", "k3"] and sleeps == []
+    assert box.pending() == []
+    (letter,) = box.dead_letters()
+    assert letter["key"] == "k2" and letter["status"] == 413 and letter["msg"] == {"n": 2}
+    assert letter["reason"] == "The orchestrator rejected the trigger event (HTTP 413). too big ********"
+    assert letter["attempts"] == 1 and started <= letter["at"] <= time.time() and letter["created"] <= letter["at"]
+    assert box.db.execute("SELECT COUNT(*) FROM events WHERE key = 'k2'").fetchone() == (0,)
+    after = _outbox.outbox_counters()
+    assert (after["dead_lettered"] - before["dead_lettered"], after["sent"] - before["sent"]) == (1, 2)
+    lines = [r for r in caplog.records if "k2" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.ERROR
+    assert "SECRET" not in lines[0].getMessage() and "dead-letters redrive" in lines[0].getMessage()
+    assert "HTTP 413" in lines[0].getMessage()
+
+
+def test_a_re_emitted_dead_letter_is_dropped(outbox, sleeps):
+    box = outbox()
+    box.send(Script(rejected()), "k1", {"n": 1})
+    before = _outbox.outbox_counters()["dropped_duplicate"]
+    assert box.enqueue("k1", {"n": 1}) is False
+    assert _outbox.outbox_counters()["dropped_duplicate"] - before == 1
+    assert box.pending() == []
+
+
+def test_enqueue_knows_queued_and_delivered_keys(outbox, sleeps):
+    box = outbox()
+    assert box.enqueue("k1", {"n": 1}) is True
+    before = _outbox.outbox_counters()
+    assert box.enqueue("k1", {"n": 1}) is False  # still queued: not counted as a drop
+    assert _outbox.outbox_counters()["dropped_duplicate"] == before["dropped_duplicate"]
+    box.deliver(Script())
+    assert box.enqueue("k1", {"n": 1}) is False
+    assert _outbox.outbox_counters()["dropped_duplicate"] - before["dropped_duplicate"] == 1
+    assert _outbox.outbox_counters()["queued"] == before["queued"]
+
+
+def test_the_outbox_is_bounded(outbox):
+    box = outbox(max=2)
+    box.enqueue("k1", {})
+    box.enqueue("k2", {})
+    with pytest.raises(PluginException, match="outbox is full") as full:
+        box.enqueue("k3", {})
+    assert "(2 undelivered events)" in full.value.cause and full.value.data == box.path
+    box.deliver(Script())
+    assert box.enqueue("k3", {}) is True
+
+
+def test_dead_letters_are_bounded_oldest_forgotten_first(outbox, sleeps, caplog):
+    box = outbox(dead_max=2)
+    for n in range(4):
+        box.send(Script(rejected()), f"k{n}", {"n": n})
+    assert [letter["key"] for letter in box.dead_letters()] == ["k2", "k3"]
+    assert sum("dead letters of trigger trig are full" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_redrive_queues_dead_letters_behind_the_pending_ones_with_their_keys(outbox, sleeps):
+    box = outbox()
+    box.send(Script(rejected()), "k1", {"n": 1})
+    box.send(Script(rejected()), "k2", {"n": 2})
+    box.enqueue("k3", {"n": 3})
+    before = _outbox.outbox_counters()["redriven"]
+    assert box.redrive(["k2", "nope"]) == 1
+    assert [letter["key"] for letter in box.dead_letters()] == ["k1"]
+    assert [key for _, key, _ in box.pending()] == ["k3", "k2"]
+    assert box.redrive() == 1 and box.redrive() == 0
+    assert _outbox.outbox_counters()["redriven"] - before == 2
+    sender = Script()
+    assert box.deliver(sender) == 3
+    assert [(msg["n"], key) for msg, key in sender.posts] == [(3, "k3"), (2, "k2"), (1, "k1")]
+
+
+def test_send_enqueues_then_delivers_everything_earlier(outbox, sleeps):
+    box = outbox(retries=0)
+    with pytest.raises(DispatchError):
+        box.send(Script(failed()), "k1", {"n": 1})
+    sender = Script()
+    box.send(sender, "k2", {"n": 2})
+    assert [key for _, key in sender.posts] == ["k1", "k2"]
+
+
+def test_generations(outbox):
+    box = outbox()
+    assert box.key_for({"a": 1}).startswith("trig:g0:")  # before any resume
+    assert box.resume("h1") == 1
+    assert box.resume("h1") == 1  # the same checkpoint again: the same generation
+    assert box.emissions.label == "trig:g1"
+    token = box.begin_checkpoint("h2")
+    assert token[1] == 2 and box.emissions.label == "trig:g2"
+    box.key_for("x")
+    box.cancel_checkpoint(token)
+    assert box.emissions is token[0] and box.emissions.label == "trig:g1"
+    assert box.db.execute("SELECT number, state_hash FROM generations").fetchall() == [(1, "h1")]
+    box.begin_checkpoint("h2")
+    box.begin_checkpoint("h1")  # a state that comes back is still a new generation
+    assert box.resume("h1") == 3 and box.resume("h2") == 2 and box.resume("h9") == 4
+
+
+def test_key_for_counts_within_the_generation(outbox):
+    box = outbox()
+    box.resume("h")
+    digest = _outbox.content_hash({"v": 1})
+    assert [box.key_for({"v": 1}) for _ in range(2)] == [f"trig:g1:{digest}:1", f"trig:g1:{digest}:2"]
+    box.begin_checkpoint("h2")
+    assert box.key_for({"v": 1}) == f"trig:g2:{digest}:1"
+
+
+def test_reason_is_one_short_line():
+    assert _outbox._reason(DispatchError(cause="A\n b", data="x\ny " + "z" * 300)) == "A b x y " + "z" * 196
+    assert _outbox._reason(OSError("refused")) == "refused"
+    assert _outbox._reason(DispatchError(cause="only")) == "only"
+
+
+def test_counters_are_copies():
+    copy = _outbox.outbox_counters()
+    copy["sent"] = -1
+    assert _outbox.outbox_counters()["sent"] != -1
+    assert set(copy) == {"queued", "sent", "retried", "dropped_duplicate", "dead_lettered", "redriven"}
+
+
+def test_stats_read_the_files_and_skip_what_they_cannot_read(outbox, tmp_path, sleeps, caplog):
+    box = outbox()
+    box.send(Script(rejected()), "k1", {})
+    box.send(Script(), "k2", {})
+    box.enqueue("k3", {})
+    box.close()
+    cache = tmp_path / "cache"
+    (cache / "broken.outbox.sqlite").write_text("not a database")
+    (cache / "unrelated.sqlite").write_text("")
+    stats = _outbox.outbox_stats(str(cache))
+    assert [s["trigger_id"] for s in stats] == ["trig"]
+    assert {k: stats[0][k] for k in ("pending", "dead_letters", "queued", "sent", "dead_lettered")} == {
+        "pending": 1, "dead_letters": 1, "queued": 3, "sent": 1, "dead_lettered": 1
+    }  # fmt: skip
+    assert any("broken.outbox.sqlite" in r.getMessage() for r in caplog.records)
+
+
+def test_stats_of_an_outbox_from_before_dead_letters(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "old.outbox.sqlite")
+    db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, key TEXT, msg TEXT, acked INTEGER)")
+    db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER)")
+    db.execute("INSERT INTO events (key, acked) VALUES ('a', 0)")
+    db.execute("INSERT INTO counters VALUES ('sent', 4)")
+    db.commit()
+    db.close()
+    (stats,) = _outbox.outbox_stats(str(tmp_path))
+    assert (stats["pending"], stats["dead_letters"], stats["sent"], stats["redriven"]) == (1, 0, 4, 0)
