@@ -195,6 +195,26 @@ def test_files_are_private_even_when_they_existed(tmp_path):
     box.close()
 
 
+def test_the_database_is_private_before_sqlite_opens_it(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "new.outbox.sqlite"
+    seen = []
+    real_connect = sqlite3.connect
+
+    def connect(target, *args, **kwargs):
+        seen.append(stat.S_IMODE(os.stat(target).st_mode))
+        return real_connect(target, *args, **kwargs)
+
+    previous = os.umask(0o022)
+    try:
+        with mock.patch("sqlite3.connect", connect):
+            _outbox.Outbox(str(path)).close()
+    finally:
+        os.umask(previous)
+    assert seen == [0o600]
+
+
 def test_delivery_acknowledges_in_order(outbox, sleeps):
     box = outbox()
     box.enqueue("k1", {"n": 1})
@@ -361,6 +381,16 @@ def test_counters_are_copies():
     copy["sent"] = -1
     assert _outbox.outbox_counters()["sent"] != -1
     assert set(copy) == {"queued", "sent", "retried", "dropped_duplicate", "dead_lettered", "redriven"}
+
+
+def test_counters_start_at_zero_in_a_new_process():
+    import subprocess
+    import sys
+
+    code = "from insightconnect_plugin_runtime import _outbox; print(sorted(_outbox.outbox_counters().items()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    names = ["dead_lettered", "dropped_duplicate", "queued", "redriven", "retried", "sent"]
+    assert out.strip() == repr([(name, 0) for name in names])
 
 
 def test_stats_read_the_files_and_skip_what_they_cannot_read(outbox, tmp_path, sleeps, caplog):
