@@ -422,3 +422,16 @@ def test_stats_of_an_outbox_from_before_dead_letters(tmp_path):
     db.close()
     (stats,) = _outbox.outbox_stats(str(tmp_path))
     assert (stats["pending"], stats["dead_letters"], stats["sent"], stats["redriven"]) == (1, 0, 4, 0)
+
+
+def test_acknowledged_keys_are_pruned_in_batches_oldest_first(outbox, sleeps):
+    box = outbox(seen=20)  # prune every 2 acks, keep 20
+    assert (box.prune_every, box._acks_since_prune) == (2, 1)
+    for n in range(25):
+        box.send(Script(), f"k{n}", {})
+    kept = [key for (key,) in box.db.execute("SELECT key FROM events ORDER BY id")]
+    assert kept == [f"k{n}" for n in range(5, 25)]  # pruned at acks 1, 3, ..., 25: the last 20 kept
+    box.send(Script(), "k25", {})  # the 26th ack does not prune
+    kept = [key for (key,) in box.db.execute("SELECT key FROM events ORDER BY id")]
+    assert kept == [f"k{n}" for n in range(5, 26)]
+    assert box.enqueue("k5", {}) is False and box.enqueue("k4", {}) is True
