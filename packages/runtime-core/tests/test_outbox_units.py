@@ -435,3 +435,12 @@ def test_acknowledged_keys_are_pruned_in_batches_oldest_first(outbox, sleeps):
     kept = [key for (key,) in box.db.execute("SELECT key FROM events ORDER BY id")]
     assert kept == [f"k{n}" for n in range(5, 26)]
     assert box.enqueue("k5", {}) is False and box.enqueue("k4", {}) is True
+
+
+def test_the_last_64_generations_are_kept(outbox):
+    box = outbox()
+    for n in range(70):
+        box.begin_checkpoint(f"h{n}")
+    numbers = [number for (number,) in box.db.execute("SELECT number FROM generations ORDER BY number")]
+    assert numbers == list(range(7, 71))
+    assert box.resume("h6") == 7 and box.resume("h5") == 71  # h5 (generation 6) was forgotten
