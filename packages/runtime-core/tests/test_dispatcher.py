@@ -109,7 +109,7 @@ def test_a_redirect_without_location_says_so(post):
 
 def test_other_3xx_are_failures_too(post):
     error, _ = post(300)
-    assert error.status == 300 and not error.permanent
+    assert error.status == 300 and not error.permanent and "redirected" in error.cause
 
 
 @pytest.mark.parametrize("status", [400, 404, 413, 422])
@@ -187,3 +187,47 @@ def test_http_dispatcher_configuration(monkeypatch, tmp_path):
     assert sender._context() is None
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     assert Http({"url": "HTTPS://x/"})._context() is not None
+
+
+def test_the_timeout_comes_from_the_environment():
+    import os
+    import subprocess
+    import sys
+
+    code = "from insightconnect_plugin_runtime import dispatcher; print(dispatcher.DEFAULT_TIMEOUT_SECONDS)"
+    env = {k: v for k, v in os.environ.items() if k != "ICON_RUNTIME_DISPATCH_TIMEOUT"}
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    env["ICON_RUNTIME_DISPATCH_TIMEOUT"] = "7"
+    set_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert (default.stdout.strip(), set_.stdout.strip()) == ("30.0", "7.0")
+
+
+# --- the other dispatchers --------------------------------------------------------------------------------
+
+
+def test_noop_keeps_the_last_event():
+    keeper = dispatcher.Noop()
+    assert keeper.config == {} and keeper.webhook_url == "" and keeper.msg is None
+    keeper.write({"n": 1}, idempotency_key="k")
+    assert keeper.msg == {"n": 1}
+    assert dispatcher.Noop({"webhook_url": "http://hook"}).webhook_url == "http://hook"
+
+
+def test_stdout_writes_one_flushed_json_line(capsys):
+    class Stream:
+        def __init__(self):
+            self.text, self.flushed = "", 0
+
+        def write(self, text):
+            self.text += text
+
+        def flush(self):
+            self.flushed += 1
+
+    stream = Stream()
+    printer = dispatcher.Stdout(None, stream=stream)
+    assert printer.webhook_url == "" and printer.custom_encoder is None
+    printer.write({"n": 1})
+    assert (stream.text, stream.flushed) == ('{"n": 1}\n', 1)
+    dispatcher.Stdout({"webhook_url": "http://hook"}).write({"n": 2})
+    assert capsys.readouterr().out == '{"n": 2}\n'
