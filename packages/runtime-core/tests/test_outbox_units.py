@@ -444,3 +444,12 @@ def test_the_last_64_generations_are_kept(outbox):
     numbers = [number for (number,) in box.db.execute("SELECT number FROM generations ORDER BY number")]
     assert numbers == list(range(7, 71))
     assert box.resume("h6") == 7 and box.resume("h5") == 71  # h5 (generation 6) was forgotten
+
+
+def test_the_database_is_durable_and_leaks_no_descriptor(tmp_path):
+    before = len(os.listdir("/proc/self/fd"))
+    box = _outbox.Outbox(str(tmp_path / "d.outbox.sqlite"))
+    assert box.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert box.db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    box.close()
+    assert len(os.listdir("/proc/self/fd")) == before
