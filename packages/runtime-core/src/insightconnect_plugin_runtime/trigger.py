@@ -108,7 +108,7 @@ class Trigger(Step):
         elif outbox is not None:
             key = outbox.key_for(output)
         else:
-            if self._run_keys is None:
+            if getattr(self, "_run_keys", None) is None:  # subclasses may skip Trigger.__init__
                 self._run_keys = _outbox.run_emissions(trigger_id)
             key = self._run_keys.key_for(output)
         if outbox is None:
@@ -117,7 +117,7 @@ class Trigger(Step):
         outbox.send(self.dispatcher, key, msg)
 
     def _mask_text(self, text: str) -> str:
-        masker = self._masker
+        masker = getattr(self, "_masker", None)
         return masker.mask_text(text) if hasattr(masker, "mask_text") else text
 
     def _open_outbox(self) -> Any:
@@ -132,7 +132,7 @@ class Trigger(Step):
             return None
         path = safeguard_and_return_file_path(cache_dir(), f"{trigger_id}.outbox.sqlite")
         outbox = self._outbox = _outbox.Outbox(path, self.logger, trigger_id, mask=self._mask_text)
-        outbox.resume(self._checkpoint_hash or _outbox.text_hash(""))
+        outbox.resume(getattr(self, "_checkpoint_hash", "") or _outbox.text_hash(""))
         outbox.replay(self.dispatcher)
         return outbox
 
