@@ -231,3 +231,19 @@ def test_stdout_writes_one_flushed_json_line(capsys):
     assert (stream.text, stream.flushed) == ('{"n": 1}\n', 1)
     dispatcher.Stdout({"webhook_url": "http://hook"}).write({"n": 2})
     assert capsys.readouterr().out == '{"n": 2}\n'
+
+
+def test_stdout_honours_the_configured_encoder():
+    import io
+
+    class Upper(json.JSONEncoder):
+        def encode(self, o):
+            return super().encode(o).upper()
+
+    stream = io.StringIO()
+    printer = dispatcher.Stdout(
+        {"custom_encoder": Upper, "custom_decoder": json.JSONDecoder, "webhook_url": "w"}, stream
+    )
+    printer.write({"n": "a"})
+    assert stream.getvalue() == '{"N": "A"}\n'
+    assert (printer.custom_decoder, printer.webhook_url) == (json.JSONDecoder, "w")

@@ -453,3 +453,30 @@ def test_the_database_is_durable_and_leaks_no_descriptor(tmp_path):
     assert box.db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
     box.close()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+class Killed(BaseException):
+    """Stands in for the SIGKILL of the test hook."""
+
+
+@pytest.mark.parametrize(
+    ("point", "answer", "posted", "rows", "dead"),
+    [
+        ("before_enqueue", None, 0, [], 0),
+        ("after_enqueue", None, 0, [(0,)], 0),
+        ("after_post", None, 1, [(0,)], 0),
+        ("after_reject", "reject", 1, [(0,)], 0),
+        ("after_ack", None, 1, [(1,)], 0),
+        ("after_ack", "reject", 1, [], 1),
+    ],
+)
+def test_each_kill_point_is_where_the_cycle_says(outbox, sleeps, monkeypatch, point, answer, posted, rows, dead):
+    monkeypatch.setattr(_outbox, "_KILL_SEEN", {})
+    monkeypatch.setenv("ICON_RUNTIME_TEST_KILL_AT", f"{point}:1")
+    box = outbox()
+    sender = Script(rejected() if answer else None)
+    with mock.patch("os.kill", side_effect=Killed), pytest.raises(Killed):
+        box.send(sender, "k1", {"n": 1})
+    assert len(sender.posts) == posted
+    assert box.db.execute("SELECT acked FROM events").fetchall() == rows
+    assert len(box.dead_letters()) == dead
