@@ -99,7 +99,10 @@ def test_redirects_are_never_followed(post, httpserver, status):
     assert [request.path for request, _ in log] == ["/events"]
     assert error.status == status and error.location == target and not error.permanent
     assert f"HTTP {status}" in error.cause and target in error.cause
-    assert "never followed" in error.assistance
+    assert error.assistance == (
+        "Redirects are never followed, so the event was not delivered: set the dispatcher URL to the address the "
+        "orchestrator redirects to."
+    )
 
 
 def test_a_redirect_without_location_says_so(post):

@@ -228,12 +228,18 @@ def test_delivery_acknowledges_in_order(outbox, sleeps):
     assert box.replay(sender) == 0
 
 
-def test_transient_failures_back_off_then_raise(outbox, sleeps):
+def test_transient_failures_back_off_then_raise(outbox, sleeps, caplog):
     box = outbox(retries=3)
     box.enqueue("k1", {"n": 1})
     before = _outbox.outbox_counters()["retried"]
-    with pytest.raises(DispatchError):
-        box.deliver(Script(failed(), failed(503), OSError("refused"), failed(408)))
+    with pytest.raises(DispatchError), caplog.at_level(logging.WARNING, logger="units"):
+        box.deliver(Script(failed(), failed(503), OSError("refused SECRET"), failed(408)))
+    messages = [r.getMessage() for r in caplog.records if r.name == "units"]
+    assert messages[2] == "Trigger event k1 not delivered (refused ********); retry 3 in 2.00s."
+    assert messages[-1] == (
+        "Trigger event k1 not delivered after 4 attempt(s); it stays in the outbox and is sent again when the "
+        "trigger restarts."
+    )
     assert sleeps == [0.5, 1.0, 2.0]
     assert _outbox.outbox_counters()["retried"] - before == 3
     assert box.db.execute("SELECT attempts, acked FROM events").fetchone() == (4, 0)
@@ -275,8 +281,11 @@ def test_a_permanent_rejection_is_dead_lettered_and_delivery_goes_on(outbox, sle
     assert (after["dead_lettered"] - before["dead_lettered"], after["sent"] - before["sent"]) == (1, 2)
     lines = [r for r in caplog.records if "k2" in r.getMessage()]
     assert len(lines) == 1 and lines[0].levelno == logging.ERROR
-    assert "SECRET" not in lines[0].getMessage() and "dead-letters redrive" in lines[0].getMessage()
-    assert "HTTP 413" in lines[0].getMessage()
+    assert lines[0].getMessage() == (
+        "Trigger event k2 was rejected for good by the orchestrator (The orchestrator rejected the trigger event "
+        "(HTTP 413). too big ********); it is kept as a dead letter and delivery goes on with the next event. "
+        "List dead letters with 'dead-letters list', send them again with 'dead-letters redrive'."
+    )
 
 
 def test_a_re_emitted_dead_letter_is_dropped(outbox, sleeps):
@@ -306,7 +315,9 @@ def test_the_outbox_is_bounded(outbox):
     box.enqueue("k2", {})
     with pytest.raises(PluginException, match="outbox is full") as full:
         box.enqueue("k3", {})
-    assert "(2 undelivered events)" in full.value.cause and full.value.data == box.path
+    assert full.value.cause == "The trigger's outbox is full (2 undelivered events)."
+    assert full.value.assistance == "Check that the orchestrator accepts events, or raise ICON_RUNTIME_OUTBOX_MAX."
+    assert full.value.data == box.path
     box.deliver(Script())
     assert box.enqueue("k3", {}) is True
 
