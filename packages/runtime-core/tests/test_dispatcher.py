@@ -250,3 +250,18 @@ def test_stdout_honours_the_configured_encoder():
     printer.write({"n": "a"})
     assert stream.getvalue() == '{"N": "A"}\n'
     assert (printer.custom_decoder, printer.webhook_url) == (json.JSONDecoder, "w")
+
+
+def test_https_trusts_the_bundle_in_ssl_cert_file(monkeypatch, tmp_path):
+    import ssl
+
+    certifi = pytest.importorskip("certifi")
+    bundle = open(certifi.where()).read()
+    first = bundle[bundle.index("-----BEGIN CERTIFICATE-----") :]
+    one = tmp_path / "one.pem"
+    one.write_text(first[: first.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")] + "\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(one))
+    context = Http({"url": "https://orchestrator/"})._context()
+    assert isinstance(context, ssl.SSLContext) and len(context.get_ca_certs()) == 1
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    assert Http({"url": "https://orchestrator/"})._context() is not None  # the default trust store
