@@ -168,8 +168,9 @@ def _answer_error(error: Any) -> DispatchError:
     headers = error.headers
     if 300 <= status < 400:
         location = headers.get("Location") if headers is not None else None
+        target = location or "no Location"
         return DispatchError(
-            cause=f"The orchestrator redirected the trigger event (HTTP {status}) to {location or 'no Location'}.",
+            cause=f"The orchestrator redirected the trigger event (HTTP {status}) to {target}.",
             assistance="Redirects are never followed, so the event was not delivered: set the dispatcher URL "
             "to the address the orchestrator redirects to.",
             status=status,
@@ -180,9 +181,9 @@ def _answer_error(error: Any) -> DispatchError:
     except Exception:  # noqa: BLE001 - the body is only a hint
         excerpt = ""
     permanent = is_permanent_rejection(status)
+    verb = "rejected" if permanent else "refused"
     return DispatchError(
-        cause=f"The orchestrator {'rejected' if permanent else 'refused'} the trigger event (HTTP {status} "
-        f"{error.reason}).",
+        cause=f"The orchestrator {verb} the trigger event (HTTP {status} {error.reason}).",
         assistance="The orchestrator will not accept this event as it is."
         if permanent
         else "The event was not delivered; it is sent again.",
