@@ -491,3 +491,65 @@ def test_each_kill_point_is_where_the_cycle_says(outbox, sleeps, monkeypatch, po
     assert len(sender.posts) == posted
     assert box.db.execute("SELECT acked FROM events").fetchall() == rows
     assert len(box.dead_letters()) == dead
+
+
+def test_threads_the_plugin_starts_can_send(outbox, sleeps):
+    import threading
+
+    box = outbox()
+    sender = Script()
+    errors = []
+
+    def emit(n):
+        try:
+            box.send(sender, f"k{n}", {"n": n})
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    workers = [threading.Thread(target=emit, args=(n,)) for n in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert errors == [] and sorted(key for _, key in sender.posts) == sorted(f"k{n}" for n in range(8))
+
+
+def test_log_lines_for_known_keys_and_replays(outbox, sleeps, caplog):
+    box = outbox()
+    box.send(Script(rejected()), "k2", {})
+    with caplog.at_level(logging.INFO, logger="units"):
+        box.enqueue("k1", {})
+        box.enqueue("k1", {})
+        box.enqueue("k2", {})
+        box.enqueue("k3", {})
+        box.replay(Script())
+    messages = [r.getMessage() for r in caplog.records if r.name == "units" and r.levelno == logging.INFO]
+    assert messages == [
+        "Trigger event k1 is already queued: delivering the queued copy.",
+        "Trigger event k2 is already a dead letter: dropping the re-emitted copy.",
+        "Resending 2 trigger event(s) left undelivered by a previous run.",
+    ]
+
+
+def test_a_failure_inside_a_transaction_rolls_it_back(outbox, sleeps):
+    box = outbox()
+    box.enqueue("k1", {})
+    real_bump = box._bump
+    failing = {"sent", "redriven"}
+
+    def bump(name):
+        if name in failing:
+            failing.discard(name)
+            raise OSError("disk gone")
+        real_bump(name)
+
+    box._bump = bump
+    with pytest.raises(OSError):
+        box.deliver(Script())
+    assert box.db.execute("SELECT acked FROM events").fetchall() == [(0,)]  # rolled back
+    assert box.deliver(Script()) == 1  # and the connection is usable again
+    box.send(Script(rejected()), "k2", {})
+    with pytest.raises(OSError):
+        box.redrive()
+    assert [letter["key"] for letter in box.dead_letters()] == ["k2"] and box.pending() == []
+    assert box.redrive() == 1 and [key for _, key, _ in box.pending()] == ["k2"]
