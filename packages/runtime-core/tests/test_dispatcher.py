@@ -145,6 +145,7 @@ def test_refused_connection_and_bad_urls_are_transient_failures():
         with pytest.raises(DispatchError) as refused:
             Http({"url": f"http://127.0.0.1:{port}/x"}, timeout=2).write({"n": 1})
     assert refused.value.status is None and not refused.value.permanent
+    assert refused.value.cause == "The trigger event could not be delivered to the orchestrator."
     assert "reachable" in refused.value.assistance and "refused" in refused.value.data.lower()
     with pytest.raises(DispatchError) as bad:
         Http({"url": "http://[::1"}).write({})
@@ -180,7 +181,7 @@ def test_a_url_without_scheme_is_http(httpserver):
 
 
 def test_http_dispatcher_configuration(monkeypatch, tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^The HTTP dispatcher needs a configuration with a 'url'\.$"):
         Http({})
     with pytest.raises(ValueError):
         Http(None)
