@@ -533,9 +533,8 @@ def test_log_lines_for_known_keys_and_replays(outbox, sleeps, caplog):
 
 def test_a_failure_inside_a_transaction_rolls_it_back(outbox, sleeps):
     box = outbox()
-    box.enqueue("k1", {})
     real_bump = box._bump
-    failing = {"sent", "redriven"}
+    failing = {"queued", "sent", "redriven"}
 
     def bump(name):
         if name in failing:
@@ -544,6 +543,10 @@ def test_a_failure_inside_a_transaction_rolls_it_back(outbox, sleeps):
         real_bump(name)
 
     box._bump = bump
+    with pytest.raises(OSError):
+        box.enqueue("k1", {})
+    assert box.pending() == []  # the insert was rolled back
+    assert box.enqueue("k1", {}) is True
     with pytest.raises(OSError):
         box.deliver(Script())
     assert box.db.execute("SELECT acked FROM events").fetchall() == [(0,)]  # rolled back
