@@ -556,3 +556,14 @@ def test_a_failure_inside_a_transaction_rolls_it_back(outbox, sleeps):
         box.redrive()
     assert [letter["key"] for letter in box.dead_letters()] == ["k2"] and box.pending() == []
     assert box.redrive() == 1 and [key for _, key, _ in box.pending()] == ["k2"]
+
+
+def test_a_bare_file_name_lives_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    box = _outbox.Outbox("bare.outbox.sqlite")
+    box.close()
+    assert (tmp_path / "bare.outbox.sqlite").is_file()
+
+
+def test_pruning_runs_at_most_every_1000_acks(outbox):
+    assert outbox(seen=20000).prune_every == 1000
