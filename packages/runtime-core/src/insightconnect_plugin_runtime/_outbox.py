@@ -213,7 +213,8 @@ class Outbox:
         self.trigger_id = trigger_id or os.path.basename(path).removesuffix(SUFFIX)
         self.lock = threading.RLock()
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        # SQLite gives the WAL and shared-memory files the mode of the database file.
+        # SQLite gives the WAL and shared-memory files it creates the mode of the database file;
+        # companions an older version left behind are tightened here.
         _make_private(path)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -235,7 +236,6 @@ class Outbox:
         # Counters live in the file too, so the HTTP server's /metrics can report triggers that run
         # in other processes of the container (see ``outbox_stats``).
         self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-        _make_private(path)  # the WAL and shared-memory files exist now
         self.retries = int(_env_number("ICON_RUNTIME_OUTBOX_RETRIES", 5, int))
         self.backoff = min(float(_env_number("ICON_RUNTIME_OUTBOX_BACKOFF", 0.5)), BACKOFF_CAP_SECONDS)
         self.max_pending = int(_env_number("ICON_RUNTIME_OUTBOX_MAX", 10000, int))
