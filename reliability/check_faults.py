@@ -1,5 +1,6 @@
 """Check 5: faults: worker kill -9 and SIGTERM under load, config service down/slow/garbage (cloud),
-the trigger's dispatcher refusing/timing out/answering 500, and a full disk for the trigger state."""
+the trigger's dispatcher refusing/timing out/answering 500, a full disk for the trigger state, and
+trigger delivery under kills, redirects and rejections (``check_delivery``)."""
 
 from __future__ import annotations
 
@@ -266,7 +267,12 @@ def disk_full(work: Path) -> list[Figure]:
 def run(options) -> list[Figure]:
     work = Path(tempfile.mkdtemp(prefix="reliability-faults-"))
     figures: list[Figure] = []
-    for part in (kill_worker, sigterm, config_service, dispatcher_faults, disk_full):
+    from check_delivery import delivery
+
+    def delivery_figures(work: Path) -> list[Figure]:
+        return delivery(work, getattr(options, "seed", 20261129))
+
+    for part in (kill_worker, sigterm, config_service, dispatcher_faults, disk_full, delivery_figures):
         try:
             figures += part(work)
         except Exception as error:  # noqa: BLE001

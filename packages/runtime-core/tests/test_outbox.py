@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -36,7 +37,7 @@ SAMPLE = REPO / "samples" / "example"
 BIN = SAMPLE / "bin" / "icon_example"
 TRIGGER_ID = "example-trigger-1"
 CLIENT_TIMEOUT = 0.3
-POINTS = ("before_enqueue", "after_enqueue", "after_post", "after_ack")
+POINTS = ("before_enqueue", "after_enqueue", "after_post", "after_ack", "before_checkpoint", "after_checkpoint")
 SUMMARY = {"scenarios": 0, "runs": 0, "kills": 0, "kill_points": set(), "lost": 0, "duplicated": 0, "resent": 0}
 
 
@@ -109,6 +110,13 @@ class Dispatcher:
         with self.lock:
             return {r["number"] for r in self.records if r["outcome"] == "ack"}
 
+    def keys_by_number(self):
+        found = defaultdict(set)
+        with self.lock:
+            for record in self.records:
+                found[record["number"]].add(record["key"])
+        return found
+
 
 # --- running the trigger until it finishes ------------------------------------------------------------
 
@@ -133,10 +141,6 @@ def _env(cache: Path, retries: int = 1) -> dict[str, str]:
         ICON_RUNTIME_OUTBOX_BACKOFF="0.01",
     )
     return env
-
-
-def _key(number: int) -> str:
-    return _outbox.event_key({"message": "Hello, World!", "number": number}, None, TRIGGER_ID)
 
 
 def _checkpoint(cache: Path) -> int:
@@ -183,9 +187,10 @@ def run_until_done(dispatcher: Dispatcher, cache: Path, count: int, kills=(), re
         cursor = _checkpoint(cache)
         acked = dispatcher.acknowledged_numbers()
         acked_keys = _acked_in_outbox(cache)
+        keys_by_number = dispatcher.keys_by_number()
         for number in range(1, cursor + 1):
             assert number in acked, (cursor, sorted(acked))
-            assert _key(number) in acked_keys, (cursor, number)
+            assert keys_by_number[number] & acked_keys, (cursor, number)
         if proc.returncode == 0:
             assert cursor == count
             return run + 1
@@ -207,8 +212,11 @@ def check_exactly_once(dispatcher: Dispatcher, count: int) -> None:
     assert not lost, f"lost events {lost}"
     assert not duplicated, f"events delivered under several keys {duplicated}"
     assert set(by_number) == set(range(1, count + 1))
-    for number, keys in by_number.items():
-        assert keys == {_key(number)}
+    every_key = [key for keys in by_number.values() for key in keys]
+    assert len(every_key) == len(set(every_key)), "two events delivered under one key"
+    for keys in by_number.values():
+        (key,) = keys
+        assert key.startswith(f"{TRIGGER_ID}:g"), key
 
 
 @pytest.fixture
@@ -231,16 +239,17 @@ def dispatcher():
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_at_every_point_loses_and_duplicates_nothing(dispatcher, tmp_path, point, nth):
     server = dispatcher()
-    runs = run_until_done(server, tmp_path / "cache", count=3, kills=[f"{point}:{nth}"])
+    # Four events, so that a kill after the third checkpoint still leaves an event to emit.
+    runs = run_until_done(server, tmp_path / "cache", count=4, kills=[f"{point}:{nth}"])
     assert runs == 2
-    check_exactly_once(server, 3)
+    check_exactly_once(server, 4)
     numbers = [r["number"] for r in server.delivered()]
     if point == "after_post":
         # The orchestrator acknowledged the event the trigger died on: it comes again with the same key.
-        assert numbers == [*range(1, nth + 1), nth, *range(nth + 1, 4)]
+        assert numbers == [*range(1, nth + 1), nth, *range(nth + 1, 5)]
     else:
         # Otherwise nothing is posted twice: an event re-emitted after its ack is dropped locally.
-        assert numbers == [1, 2, 3]
+        assert numbers == [1, 2, 3, 4]
 
 
 def test_every_dispatcher_failure_then_restarts(dispatcher, tmp_path):
@@ -315,14 +324,18 @@ def _trigger(dispatcher, trigger_id="t-1"):
     return trigger
 
 
+def _position_key(trigger_id, generation, output, occurrence=1):
+    return f"{trigger_id}:g{generation}:{_outbox.content_hash(output)}:{occurrence}"
+
+
 def test_supplied_key_and_counters(dirs):
     before = _outbox.outbox_counters()
     http = RecordingHttp(failures=[True])
     trigger = _trigger(http)
     trigger.send({"n": 1}, idempotency_key="cursor-1")
-    trigger.send({"n": 1}, idempotency_key="cursor-1")  # re-emitted: dropped
+    trigger.send({"n": 1}, idempotency_key="cursor-1")  # the plugin says: the same event again: dropped
     trigger.send({"n": 2})
-    assert [key for _, key in http.sent] == ["t-1:cursor-1", _outbox.event_key({"n": 2}, None, "t-1")]
+    assert [key for _, key in http.sent] == ["t-1:cursor-1", _position_key("t-1", 1, {"n": 2})]
     after = _outbox.outbox_counters()
     assert after["queued"] - before["queued"] == 2
     assert after["sent"] - before["sent"] == 2
@@ -339,9 +352,85 @@ def test_failed_send_raises_and_the_event_is_resent_on_restart(dirs, monkeypatch
     http = RecordingHttp()
     restarted = _trigger(http)
     restarted._start_outbox()
-    assert http.sent == [({"n": 1}, _outbox.event_key({"n": 1}, None, "t-1"))]
-    restarted.send({"n": 1})  # the plugin emits it again: already delivered
+    assert http.sent == [({"n": 1}, _position_key("t-1", 1, {"n": 1}))]
+    restarted.send({"n": 1})  # re-emitted from the same checkpoint: the same emission, already delivered
     assert len(http.sent) == 1
+    restarted.send({"n": 1})  # a second identical event of this run: a new emission
+    assert http.sent[-1] == ({"n": 1}, _position_key("t-1", 1, {"n": 1}, occurrence=2))
+
+
+def test_identical_events_of_one_run_are_all_delivered(dirs):
+    http = RecordingHttp()
+    trigger = _trigger(http)
+    for _ in range(3):
+        trigger.send({"alert": "disk full"})
+    keys = [key for _, key in http.sent]
+    assert keys == [_position_key("t-1", 1, {"alert": "disk full"}, n) for n in (1, 2, 3)]
+
+
+def test_each_checkpoint_is_a_new_generation_and_restart_resumes_it(dirs):
+    http = RecordingHttp()
+    trigger = _trigger(http)
+    trigger.send({"beat": 1})
+    trigger.state["cursor"] = 1
+    trigger._save_state()
+    trigger.send({"beat": 1})  # same content after a checkpoint: a new event
+    trigger._save_state()  # same state again: still a new generation
+    trigger.send({"beat": 1})
+    assert [key for _, key in http.sent] == [_position_key("t-1", g, {"beat": 1}) for g in (1, 2, 3)]
+    trigger._outbox.close()
+    restarted = _trigger(http)  # resumes from the last checkpoint: generation 3
+    restarted.send({"beat": 1})  # the replay of the third event: dropped
+    restarted.send({"beat": 1})  # then a new one
+    assert [key for _, key in http.sent][3:] == [_position_key("t-1", 3, {"beat": 1}, 2)]
+
+
+def test_a_checkpoint_that_dies_before_its_rename_falls_back_to_the_previous_generation(dirs):
+    http = RecordingHttp()
+    trigger = _trigger(http)
+    trigger.state["cursor"] = 1
+    trigger._save_state()  # generation 2
+    trigger.send({"n": 1})
+    trigger.state["cursor"] = 2
+
+    with mock.patch.object(os, "replace", side_effect=OSError(5, "I/O error")), pytest.raises(OSError):
+        trigger._save_state()
+    # The failed save withdrew its generation: this process goes on in generation 2 ...
+    trigger.send({"n": 1})
+    assert http.sent[-1][1] == _position_key("t-1", 2, {"n": 1}, 2)
+    rows = trigger._outbox.db.execute("SELECT number FROM generations ORDER BY number").fetchall()
+    assert rows == [(1,), (2,)]
+    # ... and a crash between the record and the rename resumes the generation of the file on disk.
+    trigger._outbox.begin_checkpoint(_outbox.text_hash('{"cursor": 2}'))
+    trigger._outbox.close()
+    restarted = _trigger(http)
+    assert restarted.state == {"cursor": 1}
+    restarted.send({"n": 1})
+    restarted.send({"n": 1})
+    assert len(http.sent) == 2
+
+
+def test_a_checkpoint_the_outbox_never_saw_opens_a_new_generation(dirs):
+    http = RecordingHttp()
+    trigger = _trigger(http)
+    trigger.send({"n": 1})
+    trigger._outbox.close()
+    with open(trigger.state_file, "w") as handle:
+        handle.write('{"edited": true}')
+    restarted = _trigger(http)
+    restarted.send({"n": 1})
+    assert [key for _, key in http.sent] == [_position_key("t-1", g, {"n": 1}) for g in (1, 2)]
+
+
+def test_old_generations_are_pruned(dirs):
+    trigger = _trigger(RecordingHttp())
+    for cursor in range(69):
+        trigger.state["cursor"] = cursor
+        trigger._save_state()
+    (count, low, high) = trigger._outbox.db.execute(
+        "SELECT COUNT(*), MIN(number), MAX(number) FROM generations"
+    ).fetchone()
+    assert (count, low, high) == (64, 7, 70)  # the last 64 of 70 generations
 
 
 def test_full_outbox_is_a_clear_error(dirs, monkeypatch):
@@ -360,23 +449,32 @@ def test_acknowledged_keys_are_pruned_oldest_first(dirs, monkeypatch):
     http = RecordingHttp()
     trigger = _trigger(http)
     for n in range(6):
-        trigger.send({"n": n})
+        trigger.send({"n": n}, idempotency_key=f"c{n}")
     rows = trigger._outbox.db.execute("SELECT COUNT(*), MIN(id) FROM events").fetchone()
     assert rows == (3, 4)
-    trigger.send({"n": 0})  # forgotten: sent again
-    assert len(http.sent) == 7
+    trigger.send({"n": 0}, idempotency_key="c0")  # forgotten: sent again
+    trigger.send({"n": 5}, idempotency_key="c5")  # remembered: dropped
+    assert [key for _, key in http.sent] == ["t-1:c0", "t-1:c1", "t-1:c2", "t-1:c3", "t-1:c4", "t-1:c5", "t-1:c0"]
 
 
-def test_opt_out_and_stateless_triggers_post_directly_with_the_key(dirs, monkeypatch):
+def test_opt_out_and_stateless_triggers_post_directly_with_run_keys(dirs, monkeypatch):
     http = RecordingHttp()
     stateless = _trigger(http, trigger_id=None)
     stateless.send({"n": 1})
-    assert http.sent == [({"n": 1}, _outbox.event_key({"n": 1}))]
+    stateless.send({"n": 1})
+    again = _trigger(http, trigger_id=None)  # another run of the stateless trigger
+    again.send({"n": 1})
+    keys = [key for _, key in http.sent]
+    digest = _outbox.content_hash({"n": 1})
+    assert keys[0].startswith("run-") and keys[0].endswith(f":{digest}:1")
+    assert keys[1] == keys[0][: -len("1")] + "2"  # same run, second occurrence
+    assert keys[2].endswith(f":{digest}:1") and keys[2] != keys[0]  # a new run never collides
     assert stateless._outbox is None
     monkeypatch.setenv("ICON_RUNTIME_OUTBOX", "off")
     off = _trigger(http)
     off.send({"n": 2})
-    assert off._outbox is None and http.sent[-1][1] == _outbox.event_key({"n": 2}, None, "t-1")
+    assert off._outbox is None
+    assert http.sent[-1][1].startswith("t-1:run-") and http.sent[-1][1].endswith(":1")
     assert not os.path.exists(os.path.join(constants.CACHE_DIR, "t-1.outbox.sqlite"))
 
 
@@ -388,10 +486,19 @@ def test_stdout_dispatcher_bypasses_the_outbox(dirs, capsys):
 
 
 def test_keys_http_cannot_carry_are_hashed():
-    assert _outbox.event_key({}, "cursor-7", "t") == "t:cursor-7"
-    for odd in ("clé\n", "x" * 500):
-        key = _outbox.event_key({}, odd, "t")
-        assert key.startswith("t:sha256:") and key == _outbox.event_key({}, odd, "t")
+    assert _outbox.supplied_key("cursor-7", "t") == "t:cursor-7"
+    assert _outbox.supplied_key(7) == "7"
+    assert _outbox.supplied_key("x" * 200, "t") == "t:" + "x" * 200
+    for odd in ("clé", "a\nb", "x" * 201):
+        key = _outbox.supplied_key(odd, "t")
+        assert key.startswith("t:sha256:") and len(key) == len("t:sha256:") + 64
+        assert key == _outbox.supplied_key(odd, "t")
+
+
+def test_content_hash_ignores_key_order_and_spacing():
+    assert _outbox.content_hash({"a": 1, "b": [1, 2]}) == _outbox.content_hash({"b": [1, 2], "a": 1})
+    assert _outbox.content_hash({"a": 1}) != _outbox.content_hash({"a": "1"})
+    assert len(_outbox.content_hash({})) == 32
 
 
 def test_outbox_figures_are_readable_from_the_files(tmp_path):
@@ -415,8 +522,11 @@ def test_outbox_figures_are_readable_from_the_files(tmp_path):
     assert stats == {
         "trigger_id": "trig-1",
         "pending": 1,
+        "dead_letters": 0,
         "queued": 2,
         "sent": 1,
         "retried": 1,
         "dropped_duplicate": 1,
+        "dead_lettered": 0,
+        "redriven": 0,
     }

@@ -85,3 +85,60 @@ def test_a_failed_save_keeps_the_previous_checkpoint(dirs, monkeypatch):
         trigger._save_state()
     assert json.loads(open(trigger.state_file).read()) == {"n": 1}
     assert [name for name in os.listdir(os.path.dirname(trigger.state_file)) if name.startswith(".state")] == []
+
+
+# --- the reference's patch points, used the way plugins' own tests use them ------------------------------
+
+
+def test_plugin_tests_patch_trigger_cache_dir_and_flag_dir(tmp_path):
+    from unittest import mock
+
+    cache = str(tmp_path / "trigger_unit_tests") + "/"
+    with (
+        mock.patch("insightconnect_plugin_runtime.trigger.CACHE_DIR", cache),
+        mock.patch("insightconnect_plugin_runtime.trigger.FLAG_DIR", cache),
+    ):
+        trigger = _trigger("patched-id")
+        trigger.load_state()
+        assert trigger.state_file == os.path.join(os.path.realpath(cache), "patched-id.json")
+        assert json.loads(open(trigger.state_file).read()) == {}
+        trigger.state["cursor"] = 3
+        assert trigger.run_trigger is True
+        open(os.path.join(cache, constants.TERMINATE_FLAG_NAME), "w").close()
+        assert trigger.run_trigger is False  # the flag was looked for in the patched FLAG_DIR
+        assert json.loads(open(trigger.state_file).read()) == {"cursor": 3}
+    # Unpatched again: the constants (and ICON_RUNTIME_CACHE_DIR) decide.
+    from insightconnect_plugin_runtime import trigger as trigger_module
+
+    assert trigger_module.cache_dir() == constants.CACHE_DIR
+    assert trigger_module.flag_dir() == constants.FLAG_DIR
+
+
+def test_patching_constants_keeps_working_and_the_trigger_patch_wins(dirs, tmp_path):
+    from unittest import mock
+
+    from insightconnect_plugin_runtime import trigger as trigger_module
+
+    assert trigger_module.cache_dir() == constants.CACHE_DIR  # patched by the fixture
+    assert trigger_module.flag_dir() == constants.FLAG_DIR
+    elsewhere = str(tmp_path / "elsewhere") + "/"
+    with mock.patch.object(trigger_module, "CACHE_DIR", elsewhere):
+        assert trigger_module.cache_dir() == elsewhere
+        assert trigger_module.flag_dir() == constants.FLAG_DIR
+        trigger = _trigger("abc")
+        trigger.load_state()
+        assert os.path.dirname(trigger.state_file) == os.path.realpath(elsewhere)
+
+
+def test_checkpoints_are_private_whatever_the_umask(dirs):
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        trigger = _trigger("abc")
+        trigger.load_state()
+        trigger.state["token"] = "cursor"
+        trigger._save_state()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(trigger.state_file).st_mode) == 0o600

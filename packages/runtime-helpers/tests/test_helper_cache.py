@@ -121,3 +121,17 @@ def test_path_helpers_are_reexported_from_core(tmp_path: Path) -> None:
     assert helper.find_file_in_dir(tmp_path, "g.txt") is None
     with pytest.raises(ValueError):
         helper.safeguard_and_return_file_path(tmp_path, "../x")
+
+
+def test_cache_and_lock_files_are_private_whatever_the_umask(cache_dir: Path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)  # the usual container umask would leave new files world-readable
+    try:
+        helper.open_cachefile("plugin/token.txt").close()
+        assert helper.lock_cache("private-job", timeout=0)
+    finally:
+        os.umask(previous)
+    for path in (cache_dir / "plugin" / "token.txt", cache_dir / "lock" / "private-job"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

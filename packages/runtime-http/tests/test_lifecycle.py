@@ -234,12 +234,21 @@ def test_metrics_report_trigger_outboxes_of_the_container(fresh_server, tmp_path
         def write(self, msg, idempotency_key=None):  # type: ignore[no-untyped-def]
             return None
 
+    class Rejecting:
+        def write(self, msg, idempotency_key=None):  # type: ignore[no-untyped-def]
+            from insightconnect_plugin_runtime.dispatcher import DispatchError
+
+            raise DispatchError(cause="too large", status=413)
+
     outbox = Outbox(str(cache / "trigger-42.outbox.sqlite"))
     outbox.send(Accepting(), "k1", {"n": 1})
+    outbox.send(Rejecting(), "k0", {"n": 0})
     outbox.enqueue("k2", {"n": 2})
     outbox.close()
     server = fresh_server(extra_env={"ICON_RUNTIME_CACHE_DIR": f"{cache}/"})
     text = server.get("/metrics").body.decode()
+    assert _sample(text, "icon_trigger_outbox_dead_letters", trigger_id="trigger-42") == 1
+    assert _sample(text, "icon_trigger_outbox_events_total", trigger_id="trigger-42", outcome="dead_lettered") == 1
     assert _sample(text, "icon_trigger_outbox_pending", trigger_id="trigger-42") == 1
     assert _sample(text, "icon_trigger_outbox_events_total", trigger_id="trigger-42", outcome="sent") == 1
-    assert _sample(text, "icon_trigger_outbox_events_total", trigger_id="trigger-42", outcome="queued") == 2
+    assert _sample(text, "icon_trigger_outbox_events_total", trigger_id="trigger-42", outcome="queued") == 3

@@ -1,8 +1,9 @@
 """``bin/<plugin>``: the command line every plugin container runs.
 
 Sub-commands: ``info``, ``sample <step>``, ``run`` and ``test`` (one JSON message on stdin or after
-``--``, one JSON reply on stdout) and ``http`` (served by icon-runtime-http, found through an entry
-point). stdout carries only JSON; logs go to stderr and into ``body.log``.
+``--``, one JSON reply on stdout), ``http`` (served by icon-runtime-http, found through an entry
+point) and ``dead-letters list|redrive`` (trigger events the orchestrator rejected, see ``outbox``).
+stdout carries only JSON; logs go to stderr and into ``body.log``.
 
 Exit codes: 0 success, 1 the step failed, 2 usage error or unreadable message.
 """
@@ -23,7 +24,7 @@ EXIT_STEP_FAILED = 1
 EXIT_USAGE = 2
 
 #: Sub-commands core implements; an extension may not replace them.
-BUILTIN_COMMANDS = frozenset({"info", "sample", "run", "test", "http"})
+BUILTIN_COMMANDS = frozenset({"info", "sample", "run", "test", "http", "dead-letters"})
 
 GREEN = "\033[92m"
 RESET = "\033[0m"
@@ -98,6 +99,9 @@ class CLI:
         )
         http.add_argument("--graceful_timeout", "--graceful-timeout", dest="graceful_timeout", type=int, default=30)
         http.add_argument("--debug", dest="http_debug", action="store_true", help="debug logging")
+        from .outbox import add_command
+
+        add_command(commands)
         for name, command in self._extension_commands():
             extension = commands.add_parser(name, help=getattr(command, "help", None))
             if hasattr(command, "add_arguments"):
@@ -141,6 +145,10 @@ class CLI:
             return self.execute_step(is_test=args.command == "test", is_debug=args.debug, msg=self.msg)
         if args.command == "http":
             return self.server(args)
+        if args.command == "dead-letters":
+            from .outbox import run_command
+
+            return run_command(args, self.stdout)
         extension = dict(self._extension_commands()).get(args.command or "")
         if extension is not None:
             return int(extension.run(self.plugin, args) or 0)

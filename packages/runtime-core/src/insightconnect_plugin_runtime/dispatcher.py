@@ -2,8 +2,12 @@
 
 The HTTP dispatcher posts with a timeout and checks the status: a refused, timed-out or non-2xx post is
 raised to the trigger as :class:`DispatchError` instead of being logged and forgotten, so a trigger
-never checkpoints past an event that was not delivered. It uses the standard library only (no
-``requests`` import for a one-shot run).
+never checkpoints past an event that was not delivered. Redirects are never followed: a POST
+redirected (and turned into a GET without body by the 301/302/303 rules) would be acknowledged by
+whatever answers the new address although the event never arrived, so a 3xx is a failure naming
+its ``Location``. The error says whether the rejection is permanent (a 4xx other than 408, 409, 425
+and 429: sending the same event again cannot succeed) and carries ``Retry-After``. It uses the
+standard library only (no ``requests`` import for a one-shot run).
 """
 
 from __future__ import annotations
@@ -20,10 +24,71 @@ from .exceptions import PluginException
 
 DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("ICON_RUNTIME_DISPATCH_TIMEOUT", "30"))
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: 4xx answers that say "not now" rather than "never": timeout, conflict, too early, too many requests.
+TRANSIENT_CLIENT_ERRORS = frozenset({408, 409, 425, 429})
+REASON_EXCERPT = 200
+
+
+def is_permanent_rejection(status: int | None) -> bool:
+    """True for an answer after which the same event can never be accepted (a 4xx, bar the transient ones)."""
+    return status is not None and 400 <= status < 500 and status not in TRANSIENT_CLIENT_ERRORS
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date); None if absent or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    import time
+
+    return max(0.0, when.timestamp() - time.time())
 
 
 class DispatchError(PluginException):
-    """A trigger event could not be handed to the orchestrator."""
+    """A trigger event could not be handed to the orchestrator.
+
+    ``status`` is the HTTP status when the orchestrator answered, ``retry_after`` the seconds its
+    ``Retry-After`` asked for, ``location`` the target of a redirect; ``permanent`` is True when the
+    orchestrator refused this event for good.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        status: int | None = None,
+        retry_after: float | None = None,
+        location: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.status = status
+        self.retry_after = retry_after
+        self.location = location
+
+    @property
+    def permanent(self) -> bool:
+        return is_permanent_rejection(self.status)
+
+
+def _refuse_redirects() -> Any:
+    """A urllib redirect handler that follows nothing: the 3xx reaches ``write`` as an ``HTTPError``."""
+    import urllib.request
+
+    class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return RefuseRedirects()
 
 
 class Noop:
@@ -80,24 +145,49 @@ class Http:
         headers = {"Content-Type": "application/json"}
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
-        request = urllib.request.Request(url, data=json.dumps(msg).encode(), headers=headers, method="POST")
+        opener = urllib.request.build_opener(_refuse_redirects(), urllib.request.HTTPSHandler(context=self._context()))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self._context()) as reply:
-                status = reply.status
+            request = urllib.request.Request(url, data=json.dumps(msg).encode(), headers=headers, method="POST")
+            # urllib's opener answers only 2xx; every other status arrives as HTTPError, 3xx included
+            # (the redirect handler above refuses to follow).
+            with opener.open(request, timeout=self.timeout) as reply:
                 reply.read()
         except urllib.error.HTTPError as error:
-            raise DispatchError(
-                cause=f"The orchestrator refused the trigger event (HTTP {error.code}).",
-                assistance="The event was not delivered; the trigger will stop and can be restarted.",
-            ) from error
+            raise _answer_error(error) from error
         except (OSError, ValueError) as error:
             raise DispatchError(
                 cause="The trigger event could not be delivered to the orchestrator.",
                 assistance="Check that the dispatcher URL is reachable; the event was not delivered.",
                 data=f"{type(error).__name__}: {error}",
             ) from error
-        if not 200 <= status < 300:
-            raise DispatchError(
-                cause=f"The orchestrator answered the trigger event with HTTP {status}.",
-                assistance="The event was not acknowledged; the trigger will stop and can be restarted.",
-            )
+
+
+def _answer_error(error: Any) -> DispatchError:
+    """The ``DispatchError`` for a non-2xx answer (urllib's ``HTTPError``): redirect, rejection or failure."""
+    status = int(error.code)
+    headers = error.headers
+    if 300 <= status < 400:
+        location = headers.get("Location") if headers is not None else None
+        target = location or "no Location"
+        return DispatchError(
+            cause=f"The orchestrator redirected the trigger event (HTTP {status}) to {target}.",
+            assistance="Redirects are never followed, so the event was not delivered: set the dispatcher URL "
+            "to the address the orchestrator redirects to.",
+            status=status,
+            location=location,
+        )
+    try:
+        excerpt = error.read(REASON_EXCERPT).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - the body is only a hint
+        excerpt = ""
+    permanent = is_permanent_rejection(status)
+    verb = "rejected" if permanent else "refused"
+    return DispatchError(
+        cause=f"The orchestrator {verb} the trigger event (HTTP {status} {error.reason}).",
+        assistance="The orchestrator will not accept this event as it is."
+        if permanent
+        else "The event was not delivered; it is sent again.",
+        data=" ".join(excerpt.split()),
+        status=status,
+        retry_after=parse_retry_after(headers.get("Retry-After") if headers is not None else None),
+    )

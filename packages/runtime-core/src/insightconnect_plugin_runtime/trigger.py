@@ -5,8 +5,16 @@ temporary file, then rename), so a full disk or a crash never leaves a truncated
 the previous state stays in place and the error reaches the trigger.
 
 Events of a stateful trigger posted over HTTP go through a durable outbox (``_outbox``): ``send``
-returns only once the orchestrator acknowledged the event, so a checkpoint saved after ``send`` never
-passes an undelivered event, and events left unacknowledged by a crash are resent on restart.
+returns only once the orchestrator acknowledged the event (or rejected it for good: a dead letter),
+so a checkpoint saved after ``send`` never passes an event in flight, and events left unacknowledged
+by a crash are resent on restart. Every checkpoint save opens a new emission generation in the
+outbox, recorded before the file is replaced; event keys derive from it (see ``_outbox``).
+
+``CACHE_DIR`` and ``FLAG_DIR`` are patch points, as in the reference: plugins' tests patch
+``insightconnect_plugin_runtime.trigger.CACHE_DIR`` (or ``FLAG_DIR``) to a temporary directory. The
+trigger reads them at use time; a value patched here wins over ``constants``, which is read otherwise
+(so patching ``constants.CACHE_DIR`` or setting ``ICON_RUNTIME_CACHE_DIR`` keeps working too).
+Checkpoint files are created 0600 (they may hold cursors and tokens).
 """
 
 from __future__ import annotations
@@ -20,6 +28,26 @@ from ._paths import safeguard_and_return_file_path
 from .exceptions import PluginException
 from .step import Step
 from .util import retry_on_exception
+
+#: Patch points (read at use time by :func:`cache_dir` / :func:`flag_dir`).
+CACHE_DIR: str = constants.CACHE_DIR
+FLAG_DIR: str = constants.FLAG_DIR
+_AS_IMPORTED = {"CACHE_DIR": CACHE_DIR, "FLAG_DIR": FLAG_DIR}
+
+
+def _patched_or_constant(name: str) -> str:
+    here = globals()[name]
+    return here if here != _AS_IMPORTED[name] else getattr(constants, name)
+
+
+def cache_dir() -> str:
+    """Where checkpoints and outboxes live: ``trigger.CACHE_DIR`` if patched, else ``constants.CACHE_DIR``."""
+    return _patched_or_constant("CACHE_DIR")
+
+
+def flag_dir() -> str:
+    """Where the terminate flag is dropped: ``trigger.FLAG_DIR`` if patched, else ``constants.FLAG_DIR``."""
+    return _patched_or_constant("FLAG_DIR")
 
 
 class Trigger(Step):
@@ -36,6 +64,8 @@ class Trigger(Step):
         self.state_file = ""
         self._masker: Any = None
         self._outbox: Any = None
+        self._run_keys: Any = None
+        self._checkpoint_hash = ""
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -71,12 +101,24 @@ class Trigger(Step):
         from . import _outbox
 
         trigger_id = self._trigger_id()
-        key = _outbox.event_key(msg["body"]["output"], idempotency_key, trigger_id)
         outbox = self._open_outbox() if trigger_id else None
+        output = msg["body"]["output"]
+        if idempotency_key is not None:
+            key = _outbox.supplied_key(idempotency_key, trigger_id)
+        elif outbox is not None:
+            key = outbox.key_for(output)
+        else:
+            if getattr(self, "_run_keys", None) is None:  # subclasses may skip Trigger.__init__
+                self._run_keys = _outbox.run_emissions(trigger_id)
+            key = self._run_keys.key_for(output)
         if outbox is None:
             self.dispatcher.write(msg, idempotency_key=key)
             return
         outbox.send(self.dispatcher, key, msg)
+
+    def _mask_text(self, text: str) -> str:
+        masker = getattr(self, "_masker", None)
+        return masker.mask_text(text) if hasattr(masker, "mask_text") else text
 
     def _open_outbox(self) -> Any:
         """The durable outbox of this stateful trigger (None when disabled); replays leftovers once."""
@@ -88,10 +130,17 @@ class Trigger(Step):
         trigger_id = self._trigger_id()
         if not trigger_id or not _outbox.enabled():
             return None
-        path = safeguard_and_return_file_path(constants.CACHE_DIR, f"{trigger_id}.outbox.sqlite")
-        outbox = self._outbox = _outbox.Outbox(path, self.logger)
+        path = safeguard_and_return_file_path(cache_dir(), f"{trigger_id}.outbox.sqlite")
+        outbox = self._outbox = _outbox.Outbox(path, self.logger, trigger_id, mask=self._mask_text)
+        outbox.resume(getattr(self, "_checkpoint_hash", "") or _outbox.text_hash(""))
         outbox.replay(self.dispatcher)
         return outbox
+
+    def _delivery_outbox(self) -> Any:
+        """The outbox when events go over HTTP through one, else None."""
+        from .dispatcher import Http
+
+        return self._open_outbox() if isinstance(self.dispatcher, Http) else None
 
     def _start_outbox(self) -> None:
         """At trigger start: resend the events a previous run left unacknowledged, in order."""
@@ -116,7 +165,7 @@ class Trigger(Step):
     @property
     def run_trigger(self) -> bool:
         """False once the orchestrator dropped the terminate flag; the state is saved first."""
-        flag = os.path.join(constants.FLAG_DIR, constants.TERMINATE_FLAG_NAME)
+        flag = os.path.join(flag_dir(), constants.TERMINATE_FLAG_NAME)
         if not os.path.exists(flag):
             return True
         self.logger.info("Terminate flag found: saving the trigger state and stopping.")
@@ -144,12 +193,13 @@ class Trigger(Step):
             if not trigger_id:
                 self.logger.error("No trigger ID in the message meta: this trigger runs without saved state.")
                 return
-            path = safeguard_and_return_file_path(constants.CACHE_DIR, f"{trigger_id}.json")
+            path = safeguard_and_return_file_path(cache_dir(), f"{trigger_id}.json")
             if os.path.isfile(path):
                 with open(path, encoding="utf-8") as handle:
                     text = handle.read()
                 self.state = json.loads(text) if text.strip() else {}
                 self.state_file = path
+                self._checkpoint_hash = _text_hash(text)
             else:
                 self._create_new_state_file(f"{trigger_id}.json")
                 self.logger.warning(f"No saved state for trigger {trigger_id}: starting from an empty state.")
@@ -158,15 +208,21 @@ class Trigger(Step):
             raise
 
     def _create_new_state_file(self, trigger_file: str) -> None:
-        os.makedirs(constants.CACHE_DIR, exist_ok=True)
-        path = safeguard_and_return_file_path(constants.CACHE_DIR, trigger_file)
+        directory = cache_dir()
+        os.makedirs(directory, exist_ok=True)
+        path = safeguard_and_return_file_path(directory, trigger_file)
         self.state = {}
         _atomic_write(path, "{}")
         self.state_file = path
+        self._checkpoint_hash = _text_hash("{}")
 
     @retry_on_exception()
     def _save_state(self) -> None:
-        """Write ``self.state`` atomically; the previous checkpoint survives any failure."""
+        """Write ``self.state`` atomically; the previous checkpoint survives any failure.
+
+        With an outbox, the new emission generation is recorded first (the commit point), then the
+        file is replaced; if writing fails the generation is withdrawn and the previous one goes on.
+        """
         if not self.state_file:
             error = PluginException(
                 preset=PluginException.Preset.BAD_REQUEST,
@@ -174,14 +230,40 @@ class Trigger(Step):
             )
             self.logger.error(str(error))
             raise error
-        _atomic_write(self.state_file, json.dumps(self.state))
+        text = json.dumps(self.state)
+        digest = _text_hash(text)
+        outbox = self._delivery_outbox()
+        token = outbox.begin_checkpoint(digest) if outbox is not None else None
+        _kill_point("before_checkpoint")
+        try:
+            _atomic_write(self.state_file, text)
+        except BaseException:
+            if token is not None:
+                outbox.cancel_checkpoint(token)
+            raise
+        _kill_point("after_checkpoint")
+        self._checkpoint_hash = digest
 
     def save_state(self) -> None:
         """Public name for ``_save_state``."""
         self._save_state()
 
 
+def _text_hash(text: str) -> str:
+    from ._outbox import text_hash
+
+    return text_hash(text)
+
+
+def _kill_point(point: str) -> None:
+    if os.environ.get("ICON_RUNTIME_TEST_KILL_AT"):
+        from ._outbox import kill_point
+
+        kill_point(point)
+
+
 def _atomic_write(path: str, text: str) -> None:
+    """Replace ``path`` with ``text`` through a 0600 temporary file (``mkstemp``), fsynced then renamed."""
     import tempfile
 
     directory = os.path.dirname(path) or "."

@@ -432,7 +432,7 @@ def open_cachefile(cache_file: str, append: bool = False) -> TextIO | None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if not os.path.exists(path):
         logger.info("open_cachefile: creating %s", path)
-        open(path, "a").close()
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # cache files may hold tokens: owner only
     return open(path, "a+" if append else "r+")  # noqa: SIM115 - the caller owns the file object
 
 
@@ -463,7 +463,7 @@ def lock_cache(
     deadline = time.monotonic() + max(wait, 0.0)
     while True:
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -92,24 +92,30 @@ class OutboxCollector:
     def collect(self) -> Any:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        from insightconnect_plugin_runtime import constants
-        from insightconnect_plugin_runtime._outbox import OUTBOX_COUNTERS, outbox_stats
+        from insightconnect_plugin_runtime import outbox
 
-        stats = outbox_stats(constants.CACHE_DIR) if os.path.isdir(constants.CACHE_DIR) else []
+        stats = outbox.stats()
         pending = GaugeMetricFamily(
             "icon_trigger_outbox_pending",
             "Trigger events stored in the durable outbox and not yet acknowledged by the orchestrator.",
             labels=["trigger_id"],
         )
+        dead = GaugeMetricFamily(
+            "icon_trigger_outbox_dead_letters",
+            "Trigger events the orchestrator rejected for good, parked in the outbox's dead letters.",
+            labels=["trigger_id"],
+        )
         events = CounterMetricFamily(
             "icon_trigger_outbox_events",
-            "Trigger outbox events by outcome: queued, sent, retried, dropped_duplicate.",
+            "Trigger outbox events by outcome: " + ", ".join(outbox.OUTCOMES) + ".",
             labels=["trigger_id", "outcome"],
         )
         for trigger in stats:
             pending.add_metric([trigger["trigger_id"]], trigger["pending"])
-            for outcome in OUTBOX_COUNTERS:
+            dead.add_metric([trigger["trigger_id"]], trigger["dead_letters"])
+            for outcome in outbox.OUTCOMES:
                 events.add_metric([trigger["trigger_id"], outcome], trigger[outcome])
+        yield dead
         yield pending
         yield events
 
