@@ -95,3 +95,9 @@ k8s-e2e:  ## live test on a one-node Kubernetes 1.20 in a network namespace (bui
 reliability: $(HATCH)  ## fuzzing, canary secrets, soak and fault injection against the sample plugin (RELIABILITY_SOAK_SECONDS=120)
 	$(HATCH) env create reliability
 	"$$($(HATCH) env find reliability)/bin/python" reliability/run.py
+
+# --- installs and migration (issue 17) ---
+.PHONY: install-matrix openapi-corpus
+
+install-matrix: $(HATCH)  ## fresh-venv installs of the meta-package and each distribution: Python 3.11-3.13 x oldest/newest pip + uv, then pip check
+	$(PYTHON) bench/install_matrix.py
