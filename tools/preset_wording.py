@@ -155,15 +155,28 @@ def belongs_to(test_id: str, function_id: str) -> bool:
     return test_id == function_id or test_id.startswith(function_id + "_")
 
 
+def recorded_commits(plugins_txt: Path) -> dict[str, str]:
+    """plugin name -> the commit the harness exported it at (its plugins.txt), when that file is there."""
+    commits = {}
+    if plugins_txt.is_file():
+        for line in plugins_txt.read_text().splitlines():
+            columns = [c.strip() for c in line.split("#", 1)[0].split("|")]
+            if len(columns) >= 3 and len(columns[2]) == 40:
+                commits[columns[0]] = columns[2]
+    return commits
+
+
 def explain_compat(results_file: Path, mirror: str | None, rev: str, sentences: list[Sentence]) -> int:
     results = json.loads(results_file.read_text())["results"]
+    commits = recorded_commits(Path(__file__).resolve().parents[1].parent / "shared" / "compat" / "plugins.txt")
     wording_total = other_total = passed_total = 0
     print(f"{'plugin':30} {'passed':>7} {'failed':>7} {'preset wording':>15} {'other':>6}")
     details: list[str] = []
     for result in results:
         name = result["name"]
         failed = sorted(t for t, o in result.get("outcomes", {}).items() if o in ("failed", "error", "xpass"))
-        hits = find_hits(test_sources_in_mirror(mirror, rev, name), sentences) if (failed and mirror) else []
+        commit = commits.get(name, rev)
+        hits = find_hits(test_sources_in_mirror(mirror, commit, name), sentences) if (failed and mirror) else []
         wording, other = [], []
         for test_id in failed:
             own = [h for h in hits if h.test_id and belongs_to(test_id, h.test_id)]
