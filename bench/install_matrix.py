@@ -1,10 +1,10 @@
 """Install every distribution the way users do, with the pips they have, and check the result.
 
     python bench/install_matrix.py                 # the CI matrix, prints a table, exit 1 on a failure
-    python bench/install_matrix.py --pythons 3.11 --installers pip-oldest --targets icon-runtime
+    python bench/install_matrix.py --pythons 3.11 --installers pip-old --targets icon-runtime
 
 For each Python found (3.11, 3.12, 3.13; pyenv's are used when ``PYENV_VERSION`` exposes them) and
-each installer (the oldest pip that Python meets in the field, the newest pip, uv), every target
+each installer (the old pips that Python meets in the field, the newest pip, uv), every target
 (the meta-package ``icon-runtime``, each distribution alone and each extra, read from
 ``packages/*/pyproject.toml``) goes into a fresh virtual environment from a local wheelhouse of this
 checkout's wheels plus PyPI for third-party packages, then ``pip check`` (``uv pip check``) and an
@@ -12,14 +12,18 @@ import of ``insightconnect_plugin_runtime``. The ``offline`` rows install the me
 ``--no-index`` from a wheelhouse downloaded beforehand (what docker/wheelhouse.sh does for the
 images), so a resolver only sees the files on disk.
 
-Why these pips: 22.0 is what Ubuntu 22.04 ships and the oldest that runs on 3.11; pip before 23.2
-cannot run on 3.12 or 3.13 at all (it imports ``distutils``), so their oldest is 23.2.1, the pip
-that Python 3.12.0 bundled. The machine's pip configuration is ignored (``PIP_CONFIG_FILE`` is the
-null device) so extra indexes or local wheels of the build machine cannot make a cell pass.
+Why these pips: on 3.11, 22.0 (Ubuntu 22.04's, the oldest that runs there), 23.0 (Debian 12's
+python3-venv) and 23.2 (what ``python3.11 -m venv`` seeds from python.org builds). They differ: with
+open OpenTelemetry ranges pip 22.0 backtracks its way to a solution and 23.2 gives up with
+``ResolutionImpossible``, so the oldest alone is not the hardest. pip before 23.2 cannot run on 3.12
+or 3.13 at all (it imports ``distutils``), so their oldest is 23.2.1, the pip Python 3.12.0 bundled.
+The machine's pip configuration is ignored (``PIP_CONFIG_FILE`` is the null device) so extra
+indexes or local wheels of the build machine cannot make a cell pass.
 
 Bounded: every install has a time limit (``--timeout``), two cells run at once (CI has 2 cores), and
-by default only the oldest pip and uv install every target; the newest pip and the offline rows
-install the meta-package, which pulls in every distribution anyway (``--full`` for all of them).
+by default only the oldest pip and uv install every target; the other pips install the meta-package
+and ``icon-runtime-tracing[otlp]`` (the resolver-heavy ones), the offline rows the meta-package,
+which pulls in every distribution anyway (``--full``: every target with every installer).
 """
 
 from __future__ import annotations
@@ -39,15 +43,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / ".venv-tools" / "bin"
 PYTHONS = ("3.11", "3.12", "3.13")
-# The oldest pip each Python meets in the field and can run (see the module docstring).
-OLDEST_PIP = {"3.11": "22.0.4", "3.12": "23.2.1", "3.13": "23.2.1"}
+# The pips each Python meets in the field and can run, oldest first (see the module docstring).
+OLD_PIPS = {"3.11": ("22.0.4", "23.0.1", "23.2.1"), "3.12": ("23.2.1",), "3.13": ("23.2.1",)}
 META = "icon-runtime"
+OTLP = "icon-runtime-tracing[otlp]"
 
 
 @dataclass(frozen=True)
 class Cell:
     python: str
-    installer: str  # "pip-oldest", "pip-newest", "uv" or "offline-<pip-oldest|uv>"
+    installer: str  # "pip 22.0.4", "pip newest", "uv" or "offline pip 22.0.4"
     target: str
 
 
@@ -122,7 +127,8 @@ def install_cell(cell: Cell, work: Path, ours: Path, wheelhouse: Path, timeout: 
     venv = work / "venvs" / f"{cell.python}-{cell.installer}-{cell.target}".replace("[", "-").replace("]", "")
     python = venv / "bin" / "python"
     uses_uv = cell.installer.endswith("uv")
-    pip = None if uses_uv else (OLDEST_PIP[cell.python] if "oldest" in cell.installer else "")
+    version = cell.installer.rsplit(" ", 1)[-1]
+    pip = None if uses_uv else ("" if version == "newest" else version)
     offline = cell.installer.startswith("offline")
     sources = ["--find-links", ours] + (["--no-index", "--find-links", wheelhouse / cell.python] if offline else [])
     steps: list[list[str | Path]] = []
@@ -172,13 +178,13 @@ def download_wheelhouse(python: str, ours: Path, out: Path, wanted: list[str], t
 def pip_versions() -> str:
     newest = run([sys.executable, "-m", "pip", "index", "versions", "pip"], timeout=60).stdout.split("\n")[0]
     uv = run([TOOLS / "uv", "--version"], timeout=30).stdout.strip()
-    return f"oldest pip per Python {OLDEST_PIP}; newest {newest or 'pip (from PyPI)'}; {uv}"
+    return f"old pips per Python {OLD_PIPS}; newest {newest or 'pip (from PyPI)'}; {uv}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pythons", nargs="*", default=list(PYTHONS))
-    parser.add_argument("--installers", nargs="*", default=["pip-oldest", "pip-newest", "uv", "offline-pip-oldest"])
+    parser.add_argument("--installers", nargs="*", default=["pip-old", "pip-newest", "uv", "offline-pip-oldest"])
     parser.add_argument("--targets", nargs="*", default=None, help="default: meta-package, each distribution, extra")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "icon-install-matrix")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per install step")
@@ -209,14 +215,28 @@ def main() -> int:
     cells: list[Cell] = []
     setup_failures: dict[str, str] = {}
     for version in pythons:
-        for installer in args.installers:
+        rows: list[tuple[str, list[str]]] = []  # (installer, its targets)
+        for choice in args.installers:
+            if choice == "pip-old":  # the oldest installs everything, the later old ones the resolver-heavy two
+                oldest, *later = OLD_PIPS[version]
+                rows.append((f"pip {oldest}", wanted))
+                rows += [(f"pip {pip}", wanted if args.full else [t for t in wanted if t in (META, OTLP)])
+                         for pip in later]  # fmt: skip
+            elif choice == "pip-newest":
+                rows.append(("pip newest", wanted if args.full else [t for t in wanted if t in (META, OTLP)]))
+            elif choice == "uv":
+                rows.append(("uv", wanted))
+            elif choice == "offline-pip-oldest":
+                rows.append((f"offline pip {OLD_PIPS[version][0]}", wanted if args.full else [META]))
+            else:
+                sys.exit(f"unknown installer {choice!r}: pip-old, pip-newest, uv, offline-pip-oldest")
+        for installer, row_targets in rows:
             offline = installer.startswith("offline")
             if offline and version not in setup_failures and not (work / "wheelhouse" / version).exists():
                 error = download_wheelhouse(version, ours, work / "wheelhouse" / version, wanted, args.timeout)
                 if error:
                     setup_failures[version] = error
-            for target in wanted if args.full or installer in ("pip-oldest", "uv") else [META]:
-                cells.append(Cell(version, installer, target))
+            cells += [Cell(version, installer, target) for target in row_targets]
 
     started = time.monotonic()
     results: dict[Cell, Outcome] = {}
@@ -250,8 +270,7 @@ def print_table(results: dict[Cell, Outcome], wanted: list[str]) -> None:
     print("Install matrix (ok = install + pip check + import succeeded; wall seconds):")
     print(f"{'python installer':27}" + "".join(f" {short(t):>{width}}" for t in columns))
     for python, installer in rows:
-        label = installer.replace("pip-oldest", f"pip {OLDEST_PIP[python]}").replace("pip-newest", "pip newest")
-        line = f"{python + ' ' + label:27}"
+        line = f"{python + ' ' + installer:27}"
         for target in columns:
             outcome = results.get(Cell(python, installer, target))
             text = "-" if outcome is None else f"{'ok' if outcome.ok else 'FAIL'} {outcome.seconds:.0f}s"
