@@ -179,9 +179,10 @@ def explain_compat(results_file: Path, mirror: str | None, rev: str, sentences: 
         hits = find_hits(test_sources_in_mirror(mirror, commit, name), sentences) if (failed and mirror) else []
         wording, other = [], []
         for test_id in failed:
-            own = [h for h in hits if h.test_id and belongs_to(test_id, h.test_id)]
             trace = result.get("details", {}).get(test_id, "")
-            if own and any(h.sentence.text in trace for h in own):
+            # the sentences this test writes out that its failure shows (one case of a parameterized test)
+            own = [h for h in hits if h.test_id and belongs_to(test_id, h.test_id) and h.sentence.text in trace]
+            if own:
                 wording.append((test_id, own))
             else:
                 other.append(test_id)
