@@ -144,6 +144,22 @@ def test_invalid_schema_values_names_each_one_with_its_place() -> None:
     assert any(p.startswith("connection/properties/region: default ['eu']") for p in problems)
 
 
+def test_a_credential_fields_value_is_not_in_the_report() -> None:
+    plugin = _plugin()
+    plugin.connection.schema = {
+        "type": "object",
+        "properties": {
+            "api_key": {"$ref": "#/definitions/credential_secret_key", "default": "hunter2-canary"},
+            "login": {"type": "string", "format": "password", "default": 4242},
+        },
+        "definitions": {"credential_secret_key": {"type": "object", "required": ["secretKey"]}},
+    }
+    problems = [p for p in invalid_schema_values(plugin) if p.startswith("connection")]
+    assert len(problems) == 2
+    assert all("(value withheld: credential field)" in p for p in problems), problems
+    assert not any("hunter2-canary" in p or "4242" in p for p in problems), problems
+
+
 PLUGIN_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})

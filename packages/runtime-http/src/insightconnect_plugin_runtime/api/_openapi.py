@@ -378,6 +378,15 @@ def _subschemas(schema: Any, pointer: str) -> Iterator[tuple[str, dict[str, Any]
                 yield from _subschemas(item, f"{pointer}/{keyword}/{escaped}")
 
 
+_SECRET_WORDS = ("password", "secret", "token", "credential", "api_key", "apikey", "private")
+
+
+def _looks_secret(pointer: str, subschema: dict[str, Any]) -> bool:
+    """A credential field (by format, referenced definition or name): its value is not logged."""
+    described = f"{pointer} {subschema.get('$ref', '')} {subschema.get('format', '')}".lower()
+    return any(word in described for word in _SECRET_WORDS)
+
+
 def _set_aside_invalid_values(schemas: dict[str, Any]) -> list[str]:
     """Move each ``default``/``example`` that fails its own schema to an ``x-`` annotation.
 
@@ -404,8 +413,12 @@ def _set_aside_invalid_values(schemas: dict[str, Any]) -> list[str]:
                 if error is None:
                     continue
                 subschema[annotation] = subschema.pop(keyword)
-                reason = getattr(error, "message", None) or str(error)
-                shown = repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
+                if _looks_secret(pointer, subschema):  # the log never shows a credential field's value
+                    shown = "(value withheld: credential field)"
+                    reason = f"fails '{getattr(error, 'validator', 'its schema')}'"
+                else:
+                    shown = repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
+                    reason = getattr(error, "message", None) or str(error)
                 moved.append(f"{name}{pointer}: {keyword} {shown} left out of the document ({reason[:200]})")
     return moved
 
