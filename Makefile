@@ -51,8 +51,10 @@ bench: env  ## import, one-shot, HTTP and tracing figures against the reference 
 	"$$($(HATCH) env find default)/bin/python" bench/tracing_bench.py
 	"$$($(HATCH) env find default)/bin/python" bench/hostile_bench.py
 
-compat: env  ## run public plugins' unit tests against our packages (needs ICP_MIRROR)
-	../shared/compat/run.sh ./packages/runtime-core,./packages/runtime-helpers,./packages/runtime-aws,./packages/runtime-tracing @open -v
+compat: env  ## run public plugins' unit tests against our packages (needs ICP_MIRROR); names the failures that compare preset wording
+	@mkdir -p .work
+	rm -f .work/compat.json; ../shared/compat/run.sh ./packages/runtime-core,./packages/runtime-helpers,./packages/runtime-aws,./packages/runtime-tracing @open -v --json .work/compat.json; rc=$$?; \
+	  if [ -f .work/compat.json ]; then $(PYTHON) tools/preset_wording.py --compat-json .work/compat.json; else exit $$rc; fi
 
 compat-images:  ## build public plugins' own Dockerfiles on the slim image and run them (needs ICP_MIRROR, make image-test first)
 	docker/public-plugin-images.sh
@@ -104,3 +106,14 @@ reliability: $(HATCH)  ## fuzzing, canary secrets, soak and fault injection agai
 .PHONY: compat-check
 compat-check:  ## run bin/<plugin> check (icon-runtime-testing) over the open compatibility list (needs ICP_MIRROR)
 	$(PYTHON) packages/runtime-testing/compat_check.py
+
+# --- installs and migration (issue 17) ---
+.PHONY: install-matrix openapi-corpus
+
+install-matrix: $(HATCH)  ## fresh-venv installs of the meta-package and each distribution: Python 3.11-3.13 x oldest/newest pip + uv, then pip check
+	$(PYTHON) bench/install_matrix.py
+
+openapi-corpus: $(HATCH)  ## build and validate (openapi-spec-validator) the OpenAPI document of every public plugin (needs ICP_MIRROR)
+	@test -n "$$ICP_MIRROR" || { echo "set ICP_MIRROR to the git dir of rapid7/insightconnect-plugins"; exit 2; }
+	$(HATCH) env create http
+	"$$($(HATCH) env find http)/bin/python" tools/openapi_corpus.py

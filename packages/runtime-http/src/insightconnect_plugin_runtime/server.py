@@ -184,6 +184,18 @@ class PluginServer:
 
         mark_process_dead(worker.pid)
 
+    def _report_invalid_schema_values(self) -> None:
+        """Once, in the master: schema defaults/examples the OpenAPI document has to leave out."""
+        from .api._openapi import invalid_schema_values
+
+        try:
+            problems = invalid_schema_values(self.plugin)
+        except Exception:  # noqa: BLE001 - a report must never stop the server from starting
+            log.warning("Could not check the plugin's schemas for the OpenAPI document", exc_info=True)
+            return
+        for problem in problems:
+            log.warning("Plugin schema value fails its own schema: %s", problem)
+
     def start(self) -> int:
         """Run gunicorn until it stops; returns its exit status."""
         from .api._gunicorn import PluginApplication
@@ -192,6 +204,7 @@ class PluginServer:
         settings = dict(self.settings.gunicorn)
         settings.setdefault("logger_class", gunicorn_logger_class(self.cloud, self.debug))
         self.state.master_pid = os.getpid()
+        self._report_invalid_schema_values()
         # Objects built so far live as long as the server: keep the collector off them (shorter pauses
         # in the workers, fewer copy-on-write pages).
         gc.collect()

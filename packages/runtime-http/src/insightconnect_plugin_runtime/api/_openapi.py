@@ -7,12 +7,19 @@ the request/response bodies are ``oneOf`` the per-step messages, each pinned to 
 ``const``. The plugin schemas' ``#/definitions/...`` references are moved under
 ``#/components/schemas`` with a per-schema prefix so that references resolve inside the document.
 
+Plugin schemas sometimes carry a ``default`` or ``example`` that fails the schema it sits in (a
+string default on an array, ``1`` for a string enum). Copied as they are, those make the whole
+document invalid OpenAPI 3.1 and Swagger UI pre-fills forms with values the server then rejects.
+Such a value is left out and kept beside the schema as ``x-invalid-default`` / ``x-invalid-example``
+so nothing is hidden; :func:`invalid_schema_values` lists them for the server's start-up log.
+
 The document is built once when the app is created and served from memory.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 OPENAPI_VERSION = "3.1.0"
@@ -109,6 +116,13 @@ def _simple_get(summary: str, schema: dict[str, Any], tag: str = "plugin") -> di
 def build_openapi(
     plugin: Any, include_admin: bool, include_admin_status: bool, include_workers: bool = True
 ) -> dict[str, Any]:
+    return _build(plugin, include_admin, include_admin_status, include_workers)[0]
+
+
+def _build(
+    plugin: Any, include_admin: bool, include_admin_status: bool, include_workers: bool = True
+) -> tuple[dict[str, Any], list[str]]:
+    """The document, and what :func:`_set_aside_invalid_values` left out of it."""
     components = _Components()
     connection_schema = _schema_of(getattr(plugin.connection, "schema", None))
     connection_ref = components.add_plugin_schema("connection", connection_schema, "connection parameters")
@@ -331,7 +345,8 @@ def build_openapi(
         }
     if include_admin_status:
         paths["/api/v1/admin/status"] = _simple_get("Shutdown state and step work in flight", _OBJECT, "server")
-    return {
+    set_aside = _set_aside_invalid_values(components.schemas)
+    document = {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": API_TITLE,
@@ -341,3 +356,85 @@ def build_openapi(
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": components.schemas},
     }
+    return document, set_aside
+
+
+#: Keywords whose value must satisfy the schema they sit in, and the annotation each is moved to.
+_CHECKED_VALUES = {"default": "x-invalid-default", "example": "x-invalid-example"}
+
+
+def _subschemas(schema: Any, pointer: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema object inside ``schema`` (itself included), with its JSON pointer.
+
+    Only keywords that hold schemas are followed, so a property *named* ``default`` or an
+    ``enum`` value that looks like a schema is never mistaken for one.
+    """
+    if not isinstance(schema, dict):
+        return
+    yield pointer, schema
+    for keyword in ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames"):
+        if isinstance(schema.get(keyword), dict):
+            yield from _subschemas(schema[keyword], f"{pointer}/{keyword}")
+    for keyword in ("items", "prefixItems", "allOf", "anyOf", "oneOf"):
+        if isinstance(schema.get(keyword), list):
+            for index, item in enumerate(schema[keyword]):
+                yield from _subschemas(item, f"{pointer}/{keyword}/{index}")
+    for keyword in ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas"):
+        if isinstance(schema.get(keyword), dict):
+            for name, item in schema[keyword].items():
+                escaped = name.replace("~", "~0").replace("/", "~1")
+                yield from _subschemas(item, f"{pointer}/{keyword}/{escaped}")
+
+
+_SECRET_WORDS = ("password", "secret", "token", "credential", "api_key", "apikey", "private")
+
+
+def _looks_secret(pointer: str, subschema: dict[str, Any]) -> bool:
+    """A credential field (by format, referenced definition or name): its value is not logged."""
+    described = f"{pointer} {subschema.get('$ref', '')} {subschema.get('format', '')}".lower()
+    return any(word in described for word in _SECRET_WORDS)
+
+
+def _set_aside_invalid_values(schemas: dict[str, Any]) -> list[str]:
+    """Move each ``default``/``example`` that fails its own schema to an ``x-`` annotation.
+
+    Validation is JSON Schema 2020-12, the dialect of an OpenAPI 3.1 document, with ``$ref`` resolved
+    against the document's components, as an OpenAPI validator does it. Returns one line per value
+    moved, naming the component and where in it.
+    """
+    from jsonschema import Draft202012Validator  # a core dependency; loaded only when a document is built
+
+    moved: list[str] = []
+    components = {"schemas": schemas}
+    for name, root in schemas.items():
+        for pointer, subschema in list(_subschemas(root, "")):
+            for keyword, annotation in _CHECKED_VALUES.items():
+                if keyword not in subschema:
+                    continue
+                value = subschema[keyword]
+                rules = {key: item for key, item in subschema.items() if key not in _CHECKED_VALUES}
+                # "#/components/schemas/..." references resolve inside this wrapper like in the document.
+                try:
+                    error = next(Draft202012Validator({**rules, "components": components}).iter_errors(value), None)
+                except Exception as problem:  # noqa: BLE001 - an unresolvable schema: the value cannot be checked
+                    error = problem
+                if error is None:
+                    continue
+                subschema[annotation] = subschema.pop(keyword)
+                if _looks_secret(pointer, subschema):  # the log never shows a credential field's value
+                    shown = "(value withheld: credential field)"
+                    reason = f"fails '{getattr(error, 'validator', 'its schema')}'"
+                else:
+                    shown = repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
+                    reason = getattr(error, "message", None) or str(error)
+                moved.append(f"{name}{pointer}: {keyword} {shown} left out of the document ({reason[:200]})")
+    return moved
+
+
+def invalid_schema_values(plugin: Any) -> list[str]:
+    """The ``default``/``example`` values of the plugin's schemas that the document leaves out.
+
+    The server logs these once at start so the plugin's author hears about them; the document
+    itself keeps them as ``x-invalid-default``/``x-invalid-example``.
+    """
+    return _build(plugin, include_admin=False, include_admin_status=False)[1]
