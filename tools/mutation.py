@@ -169,51 +169,48 @@ def _apply(node: ast.AST, kind: str) -> ast.AST:
     return new
 
 
-def enumerate_mutants(source: str, functions: set[str] | None) -> list[Mutant]:
-    tree = ast.parse(source)
+def _sites(tree: ast.AST, functions: set[str] | None) -> Iterator[tuple[ast.AST, str, str]]:
+    """Every (node, mutation kind, enclosing function) in walk order: the one order both the listing
+    and the mutating pass share, so a mutant's index names the same change in both."""
     docstrings = _docstring_nodes(tree)
     scopes = _enclosing_names(tree)
-    mutants: list[Mutant] = []
+    in_fstrings = _inside_fstrings(tree)
     for node in ast.walk(tree):
         scope = scopes.get(id(node), "")
         if functions is not None and not any(scope == f or scope.startswith(f + ".") for f in functions):
             continue
-        if isinstance(node, ast.Constant) and _is_annotation_or_fstring_part(tree, node):
+        if isinstance(node, ast.Constant) and id(node) in in_fstrings:
             continue
         for kind in _mutation_kinds(node, docstrings):
-            mutants.append(Mutant(len(mutants), getattr(node, "lineno", 0), kind, scope))
-    return mutants
+            yield node, kind, scope
 
 
-def _is_annotation_or_fstring_part(tree: ast.AST, target: ast.Constant) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.JoinedStr) and any(v is target for v in node.values):
-            return True
-    return False
+def enumerate_mutants(source: str, functions: set[str] | None) -> list[Mutant]:
+    sites = _sites(ast.parse(source), functions)
+    return [Mutant(i, getattr(node, "lineno", 0), kind, scope) for i, (node, kind, scope) in enumerate(sites)]
+
+
+def _inside_fstrings(tree: ast.AST) -> set[int]:
+    """ids of every node inside an f-string: a replaced string constant there can carry a backslash or
+    a quote that Python 3.11 refuses inside an f-string expression."""
+    return {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for inner in ast.walk(node)
+        if inner is not node
+    }
 
 
 def mutate_source(source: str, mutant: Mutant, functions: set[str] | None) -> str:
     """The module text with exactly ``mutant`` applied (same walk order as ``enumerate_mutants``)."""
     tree = ast.parse(source)
-    docstrings = _docstring_nodes(tree)
-    scopes = _enclosing_names(tree)
-    counter = 0
-    replacement: tuple[ast.AST, ast.AST] | None = None
-    for node in ast.walk(tree):
-        scope = scopes.get(id(node), "")
-        if functions is not None and not any(scope == f or scope.startswith(f + ".") for f in functions):
-            continue
-        if isinstance(node, ast.Constant) and _is_annotation_or_fstring_part(tree, node):
-            continue
-        for kind in _mutation_kinds(node, docstrings):
-            if counter == mutant.index:
-                replacement = (node, _apply(node, kind))
-            counter += 1
-        if replacement:
+    for index, (node, kind, _scope) in enumerate(_sites(tree, functions)):
+        if index == mutant.index:
+            old, new = node, _apply(node, kind)
             break
-    if replacement is None:
+    else:
         raise LookupError(f"mutant {mutant.index} not found")
-    old, new = replacement
 
     class Swap(ast.NodeTransformer):
         def generic_visit(self, node: ast.AST) -> ast.AST:
