@@ -33,6 +33,7 @@ from ._limits import (
     MIB,
     RequestLimits,
 )
+from ._read_deadline import DEFAULT_BODY_READ_SECONDS
 
 log = logging.getLogger("insightconnect_plugin_runtime.server")
 
@@ -80,6 +81,8 @@ class ServerSettings:
     #: Most workers ``/api/v1/workers/add`` (or SIGTTIN) may reach; never below ``workers``.
     max_workers: int = 1
     limits: RequestLimits = field(default_factory=RequestLimits)
+    #: Seconds a step request's whole body may take to arrive (``_read_deadline``); 408 past it.
+    body_read_seconds: float = DEFAULT_BODY_READ_SECONDS
 
 
 def choose_worker_class(requested: str | None) -> str:
@@ -246,4 +249,5 @@ def build_settings(options: Any, cloud: bool, environ: dict[str, str] | None = N
         admin_token=admin_token(env),
         max_workers=max_workers,
         limits=request_limits(env),
+        body_read_seconds=_seconds(env, "ICON_RUNTIME_BODY_READ_SECONDS") or DEFAULT_BODY_READ_SECONDS,
     )

@@ -40,6 +40,7 @@ from ._custom_config import ConfigStore
 from ._log import CONTEXT_HEADERS, SERVER_LOGGER
 from ._metrics import Metrics
 from ._openapi import build_openapi
+from ._read_deadline import WATCHDOG
 from ._settings import ServerSettings
 from ._shared import SharedState
 from ._spec import PluginSpec, load_spec
@@ -285,13 +286,24 @@ class Endpoints:
         environ["icon.step"] = (kind, name if known else "-", rule)
         if self.state.shutting_down:
             return self._refuse(503, reply_type, SHUTDOWN_MESSAGE, None)
-        try:
-            message = self.reader.load(req.stream, req.content_length)
-        except BodyError as error:
-            return self._refuse(error.status, reply_type, str(error), None)
-        except HTTPException as error:  # the stream itself enforced MAX_CONTENT_LENGTH
-            text = self.reader.too_large_message if error.code == 413 else (error.description or error.name)
-            return self._refuse(error.code or 400, reply_type, text, None)
+        deadline_seconds = self.settings.body_read_seconds
+        with WATCHDOG.guard(environ.get("gunicorn.socket"), deadline_seconds) as deadline:
+            try:
+                message = self.reader.load(req.stream, req.content_length)
+            except (BodyError, HTTPException, OSError) as error:
+                message, failure = None, error
+            else:
+                failure = None
+        if deadline.fired:
+            text = f"The request body did not arrive within {deadline_seconds:g} seconds."
+            return self._refuse(408, reply_type, text, None)
+        if isinstance(failure, BodyError):
+            return self._refuse(failure.status, reply_type, str(failure), None)
+        if isinstance(failure, HTTPException):  # the stream itself enforced MAX_CONTENT_LENGTH
+            text = self.reader.too_large_message if failure.code == 413 else (failure.description or failure.name)
+            return self._refuse(failure.code or 400, reply_type, text, None)
+        if failure is not None:
+            return self._refuse(400, reply_type, "The request body could not be read.", None)
         problem = self._route_problem(kind, name, message_type, message)
         if problem is not None:
             return self._refuse(400, reply_type, problem, message)
