@@ -84,7 +84,8 @@ def run(args: list[str | Path], timeout: float, cwd: Path | None = None) -> subp
 
 
 def targets() -> list[str]:
-    """The meta-package, then each distribution alone, then each of its extras."""
+    """The meta-package, then each distribution alone, then each of its extras (the meta-package's
+    extras, such as ``[testing]``, only name distributions that are targets of their own)."""
     found: list[str] = []
     for pyproject in sorted(REPO.glob("packages/*/pyproject.toml")):
         project = tomllib.loads(pyproject.read_text())["project"]

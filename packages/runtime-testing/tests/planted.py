@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import logging
 import time
 from typing import Any
@@ -87,22 +86,30 @@ class BadOutput(_Action):
         return {"count": "many"} if params["n"] > 2 else {"count": 1}
 
 
-class LeakyHex(_Action):
-    """The password, hex-encoded, in the output: core's masker does not know that form."""
+def _without_punctuation(secret: str) -> str:
+    """The secret with its trailing punctuation cut (as a plugin logging "a key starting with ..."
+    would): core's masker masks whole secrets only, the kit finds a marker's core."""
+    return secret.rstrip('+/&"%=')
 
-    NAME = "leaky_hex"
+
+class LeakyPartial(_Action):
+    """Most of the password in the output: core's masker masks whole secrets in every form it derives
+    (hex, base64, JSON escapes... since issue 14), not a part of one."""
+
+    NAME = "leaky_partial"
 
     def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
-        return {"count": 1, "debug": binascii.hexlify(self.connection.password.encode()).decode()}
+        return {"count": 1, "debug": _without_punctuation(self.connection.password)}
 
 
 class LeakyLogger(_Action):
-    """The API key through a logger that is not the step logger (it reaches stderr unmasked)."""
+    """Most of the API key through a logger that is not the step logger (core masks that logger's lines,
+    but only whole secrets)."""
 
     NAME = "leaky_logger"
 
     def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
-        logging.getLogger("thirdparty.client").warning("calling with key %s", self.connection.key)
+        logging.getLogger("thirdparty.client").warning("calling with %s", _without_punctuation(self.connection.key))
         return {"count": 1}
 
 
@@ -145,7 +152,7 @@ class Slow(_Action):
 class Planted(insightconnect_plugin_runtime.Plugin):
     def __init__(self) -> None:
         super().__init__(name="Planted", vendor="tests", version="0.0.1", connection=Connection())
-        for action in (Fine, Crashy, BadOutput, LeakyHex, LeakyLogger, Remote, Retrying, Slow):
+        for action in (Fine, Crashy, BadOutput, LeakyPartial, LeakyLogger, Remote, Retrying, Slow):
             self.add_action(action())
 
 

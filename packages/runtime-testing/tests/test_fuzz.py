@@ -35,8 +35,8 @@ def test_an_output_failing_its_schema_is_found(plugin):
 
 
 def test_a_leak_is_found(plugin):
-    findings = fuzz_step(plugin, "action", "leaky_hex", planted.GOOD_CONNECTION, max_examples=5)
-    assert [finding.check for finding in findings] == ["leak"] and "hex" in findings[0].detail
+    findings = fuzz_step(plugin, "action", "leaky_partial", planted.GOOD_CONNECTION, max_examples=5)
+    assert [finding.check for finding in findings] == ["leak"] and "core" in findings[0].detail
 
 
 def test_an_unclassified_error_from_the_cut_network_is_a_network_finding(plugin):

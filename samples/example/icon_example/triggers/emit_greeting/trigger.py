@@ -19,6 +19,8 @@ class EmitGreeting(insightconnect_plugin_runtime.Trigger):
         interval = params.get("interval", 1)
         count = params.get("count", 0)
         number = self.state.get("last_number", 0)
+        if count and number >= count:  # restarted after its last checkpoint: nothing left to emit
+            return {"message": f"Sent {number} greetings", "number": number}
         while self.run_trigger:
             number += 1
             self.logger.info(f"Emitting greeting {number}")
