@@ -42,8 +42,8 @@ import functools
 import html
 import json
 import re
-from decimal import Decimal
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, quote_plus
 

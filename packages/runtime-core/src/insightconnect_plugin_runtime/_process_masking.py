@@ -20,8 +20,9 @@ Not covered: handlers that ship the raw record without formatting it (``SocketHa
 ``sys.stdout``/``sys.stderr``: ``print``, ``traceback.print_exc()``/``print_exception()``, a
 ``warnings.showwarning`` the plugin replaced with one that writes the raw message, and the report of
 an uncaught exception in a thread started with ``_thread.start_new_thread`` or raised in ``__del__``
-(Python reports those through ``sys.unraisablehook``, which writes to stderr as is; such a thread is not
-attributed to its step either, so once the step ended its secrets are not in flight). Excepthooks a plugin installed itself are left alone.
+(Python reports those through ``sys.unraisablehook``, which writes to stderr as is; such a thread is
+not attributed to its step either, so once the step ended its secrets are not in flight). Excepthooks
+a plugin installed itself are left alone.
 
 ``ICON_RUNTIME_BENCH_NO_PROCESS_MASKING=1`` skips this installation. It exists for
 ``bench/http_bench.py`` only, to measure what the process-wide filter costs; never set it elsewhere.
