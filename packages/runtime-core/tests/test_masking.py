@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import traceback
+from decimal import Decimal
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -145,7 +147,7 @@ def test_every_promised_form_is_masked_entirely(name):
 def test_integer_and_float_credentials_are_masked_as_text_and_as_values():
     schema = {"properties": {"pin": {"type": "integer", "format": "password"}, "ratio": {"format": "password"}}}
     masker = masker_for({"pin": 482913, "ratio": 0.125, "flag": True, "key": False}, schema)
-    assert masker.secrets == ("482913", "0.125")
+    assert masker.secrets == ("482913.0", "482913", "0.125")
     assert masker.mask_text("pin=482913 ratio 0.125 other 4829") == f"pin={MASK} ratio {MASK} other 4829"
     assert masker.mask({"a": 482913, "b": 0.125, "c": 4829, "d": True}) == {"a": MASK, "b": MASK, "c": 4829, "d": True}
 
@@ -269,6 +271,8 @@ def _derive(secret: str, how: str, pad: bytes) -> str:
         "HEX": raw.hex().upper(),
         "base64": base64.b64encode(pad + raw).decode(),
         "base64-url": base64.urlsafe_b64encode(pad + raw).decode(),
+        "ascii": ascii(secret)[1:-1],
+        "bytes-repr": repr(raw)[2:-1],
     }[how]
 
 
@@ -288,6 +292,8 @@ def _derive(secret: str, how: str, pad: bytes) -> str:
             "HEX",
             "base64",
             "base64-url",
+            "ascii",
+            "bytes-repr",
         ]
     ),  # fmt: skip
     pad=st.binary(max_size=5),
@@ -335,3 +341,55 @@ def test_encoder_output_is_masked_without_touching_envelope_keys():
     clean = json.dumps({"body": {"log": "nothing here"}})
     assert masker.mask_envelope_json(clean) is clean
     assert NO_MASKER.mask_envelope_json("{not json") == "{not json"
+
+
+NON_ASCII_SECRET = "pässwörd-ключ"
+
+
+@pytest.mark.parametrize(
+    "leak, masked",
+    [
+        (repr(NON_ASCII_SECRET.encode()), f"b'{MASK}'"),  # logger.info("%s", secret.encode())
+        (ascii(NON_ASCII_SECRET), f"'{MASK}'"),  # ascii(), %a
+        ("%a" % NON_ASCII_SECRET, f"'{MASK}'"),  # noqa: UP031 - the %a form is the point
+        (json.dumps(NON_ASCII_SECRET), f'"{MASK}"'),  # ensure_ascii=True (the default)
+        (json.dumps(NON_ASCII_SECRET, ensure_ascii=False), f'"{MASK}"'),
+        (json.dumps(repr(NON_ASCII_SECRET.encode())), f"\"b'{MASK}'\""),  # a JSON log line holding the repr
+        (json.dumps(ascii(NON_ASCII_SECRET)), f"\"'{MASK}'\""),
+        (str(ValueError(NON_ASCII_SECRET.encode())), f"b'{MASK}'"),  # raise ValueError(secret.encode())
+        (repr(ValueError(NON_ASCII_SECRET.encode())), f"ValueError(b'{MASK}')"),
+    ],
+)
+def test_non_ascii_secret_repr_and_ascii_forms_are_masked_entirely(leak, masked):
+    assert SecretMasker([NON_ASCII_SECRET]).mask_text(leak) == masked
+
+
+def test_a_traceback_of_a_bytes_error_is_masked():
+    try:
+        raise ValueError(NON_ASCII_SECRET.encode())
+    except ValueError:
+        text = traceback.format_exc()
+    masked = SecretMasker([NON_ASCII_SECRET]).mask_text(text)
+    assert masked.endswith(f"ValueError: b'{MASK}'\n") and "\\x" not in masked
+
+
+def test_integral_numeric_credentials_are_masked_in_their_float_and_decimal_forms():
+    masker = masker_for({"pin": 48213})
+    assert masker.mask_text(f"pin {float(48213)} / {Decimal(48213)}") == f"pin {MASK} / {MASK}"
+    assert masker.mask({"f": 48213.0, "d": Decimal("48213"), "d0": Decimal("48213.00"), "i": 48213}) == {
+        "f": MASK,
+        "d": MASK,
+        "d0": MASK,
+        "i": MASK,
+    }
+    assert masker.mask([48213.5, 48214.0, Decimal("48214"), float("inf"), float("nan")])[:3] == [
+        48213.5,
+        48214.0,
+        Decimal("48214"),
+    ]
+    large = masker_for({"pin": 12345678901234567})  # its float text is 1.2345678901234568e+16
+    assert large.mask_text(f"as float: {float(12345678901234567)}") == f"as float: {MASK}"
+    assert large.mask(float(12345678901234567)) == MASK
+    from_float = masker_for({"pin": 48213.0})  # a float credential leaks as its integer too
+    assert from_float.mask_text("pin=48213;") == f"pin={MASK};"
+    assert from_float.mask(48213) == MASK

@@ -236,7 +236,54 @@ def test_thread_lines_reach_the_step_log_through_the_runner(run_cli):
         assert f"sample {where}: {MASK} {MASK}" in log
     assert "example-secret-key-123" not in result.stdout + result.stderr
     assert "48213" not in result.stdout + result.stderr
-    assert result.reply["body"]["output"]["encoded"] == [{"opaque": MASK}, MASK, [MASK], MASK]
+    assert result.reply["body"]["output"]["encoded"] == [{"opaque": MASK}, MASK, [MASK], MASK, MASK]
+
+
+def test_warnings_reach_stderr_masked(run_cli):
+    result = run_cli("run", stdin=json.dumps(load_message("leak_everywhere")))
+    assert result.reply["body"]["status"] == "ok"
+    assert f"UserWarning: sample deprecated call holding {MASK}\n" in result.stderr
+    assert "example-secret-key-123" not in result.stdout + result.stderr
+
+
+def test_warnings_are_formatted_masked_in_process(held):
+    """What both Python's default ``showwarning`` and ``logging.captureWarnings`` write (pytest
+    records warnings itself, so the subprocess test above shows the stderr path)."""
+    import warnings
+
+    text = warnings.formatwarning(f"deprecated with {SECRET}", UserWarning, "plugin.py", 7, line="x = 1")
+    assert text == f"plugin.py:7: UserWarning: deprecated with {MASK}\n  x = 1\n"
+
+
+NON_ASCII = "pässwörd-ключ"
+#: Pieces of the non-ASCII secret in every escaped form: none may reach any output.
+NON_ASCII_PIECES = ("ssw", "ключ", "\\xc3\\xa4", "\\xe4", "\\u043a", "\\xd0\\xba", "\\\\x")
+
+
+def test_a_non_ascii_secret_leaves_the_one_shot_run_masked_in_every_escaped_form(run_cli):
+    message = load_message("leak_everywhere")
+    message["body"]["connection"]["api_key"]["secretKey"] = NON_ASCII
+    message["body"]["input"]["fail"] = True
+    result = run_cli("run", stdin=json.dumps(message))
+    body = result.reply["body"]
+    assert body["status"] == "error"
+    # base64("user:" + secret) keeps the characters that encode "user:" ("dXNlcjp"), nothing of the secret
+    assert body["error"].endswith(f"failed while holding {MASK} (dXNlcjp{MASK}) b'{MASK}'"), body["error"]
+    assert f"sample request-thread bytes: b'{MASK}' ascii: '{MASK}'" in body["log"]
+    for piece in NON_ASCII_PIECES:
+        assert piece not in result.stdout + result.stderr, piece
+
+
+def test_every_logger_masks_bytes_and_ascii_forms_of_a_non_ascii_secret():
+    masker = SecretMasker([NON_ASCII])
+    IN_FLIGHT.acquire(masker)
+    try:
+        logger, stream = _stream_logger("test.process_masking.non_ascii")
+        logger.info("%s %a %r", NON_ASCII.encode(), NON_ASCII, NON_ASCII.encode())
+        logger.info(json.dumps({"k": NON_ASCII}))
+    finally:
+        IN_FLIGHT.release(masker)
+    assert stream.getvalue() == f"b'{MASK}' '{MASK}' b'{MASK}'\n{{\"k\": \"{MASK}\"}}\n"
 
 
 def test_a_connection_with_too_many_secrets_is_refused_before_the_step_runs(run_cli):

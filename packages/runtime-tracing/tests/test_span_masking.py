@@ -116,3 +116,33 @@ def test_the_tracing_setup_puts_masking_in_front_of_the_exporter(monkeypatch):
     provider = _tracing_setup._ensure_provider(Plugin(), "http://127.0.0.1:9/v1/traces")
     processors = provider._active_span_processor._span_processors  # the SDK's own list
     assert len(processors) == 1 and isinstance(processors[0], MaskingSpanProcessor)
+
+
+def test_numbers_equal_to_a_numeric_credential_are_masked():
+    provider, memory = _provider()
+    release = _hold("48213")  # a PIN
+    try:
+        with provider.get_tracer("t").start_as_current_span(
+            "pin",
+            attributes={
+                "pin": 48213,
+                "pin.float": 48213.0,
+                "pins": [7, 48213, 9],
+                "pins.float": [48213.0, 1.5],
+                "other": 48214,
+                "others": [1, 2],
+                "ratio": 48213.5,
+                "flag": True,
+            },
+        ) as span:
+            span.add_event("retry", {"attempt.pin": 48213, "attempt": 2})
+    finally:
+        release()
+    (finished,) = memory.get_finished_spans()
+    attributes = dict(finished.attributes)
+    assert attributes["pin"] == MASK and attributes["pin.float"] == MASK
+    # sequences stay homogeneous: a masked number turns the sequence into text
+    assert attributes["pins"] == ("7", MASK, "9") and attributes["pins.float"] == (MASK, "1.5")
+    assert attributes["other"] == 48214 and attributes["others"] == (1, 2) and attributes["flag"] is True
+    assert attributes["ratio"] == MASK  # its text holds the PIN: over-masked rather than leaked
+    assert dict(finished.events[0].attributes) == {"attempt.pin": MASK, "attempt": 2}

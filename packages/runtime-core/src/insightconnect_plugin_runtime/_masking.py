@@ -3,7 +3,8 @@
 The reference masks values found under four key names, scores "leaks" by subsequence and only on some
 HTTP paths. Here a secret is every value the connection schema declares as a credential (the
 ``credential_*`` and ``password`` types, ``format: password``) plus values under secret-looking key
-names; numbers there (a PIN) count as their text. Masking replaces every occurrence, overlapping ones
+names; numbers there (a PIN) count as their text, an integral one also as its float text
+(``48213`` and ``48213.0``). Masking replaces every occurrence, overlapping ones
 included, of the secret and of the forms in which it commonly leaks:
 
 * as is, JSON-escaped (once and twice, ASCII-only and not), ``repr``-escaped and HTML-escaped;
@@ -11,12 +12,21 @@ included, of the secret and of the forms in which it commonly leaks:
   upper- and lower-case percent escapes;
 * base64 (standard and URL-safe alphabets) at any of the three byte alignments inside a longer
   encoded string, so ``base64("user:" + secret)`` is caught too;
-* hexadecimal of its UTF-8 bytes, lower and upper case.
+* hexadecimal of its UTF-8 bytes, lower and upper case;
+* for a secret with non-ASCII characters, the bodies of ``ascii(secret)`` (``%a``) and of the
+  ``repr`` of its UTF-8 bytes (``b'p\\xc3\\xa4...'``, what ``logger.info("%s", secret.encode())`` or
+  ``raise ValueError(secret.encode())`` print), each also JSON-escaped. (``json.dumps`` with its
+  default ``ensure_ascii=True`` is the JSON-escaped form above.)
+
+Numbers in masked data (:meth:`SecretMasker.mask`) are masked when their text, or for an integral
+``float``/``Decimal`` the text of its integer value, is a secret.
 
 Not covered, on purpose: one-way digests and ciphertexts (nothing to recognise), case changes, other
-encodings (base32, gzip, nested encodings beyond the above), fragments (a secret cut or split across
-two writes), percent escapes that mix cases within one secret, and values shorter than
-:data:`MIN_SECRET_LENGTH` (masking those would rewrite ordinary text everywhere).
+encodings (base32, gzip, UTF-16/Latin-1 bytes, nested encodings beyond the above), fragments (a secret
+cut or split across two writes), percent escapes that mix cases within one secret, numbers formatted
+otherwise (``48,213``, ``4.8213e4``, zero-padded), and values shorter than :data:`MIN_SECRET_LENGTH`
+(masking those would rewrite ordinary text everywhere). Which output paths this masking reaches is
+listed in ``_process_masking``.
 
 Cost: each form is found with one ``str.find`` scan of the text (the forms are never combined into
 one large regular expression), and the secrets taken from one connection are bounded by
@@ -33,6 +43,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -77,19 +88,30 @@ def _credential_property_names(schema: dict[str, Any] | None) -> set[str]:
     return names
 
 
-def _as_secret_text(value: Any) -> str | None:
-    """The text a secret value leaks as: strings as they are, numbers (not booleans) rendered."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def _number_texts(value: int | float | Decimal) -> set[str]:
+    """How a number renders: its own text, and for an integral value its integer and float texts
+    (a PIN ``48213`` shows up as ``48213.0`` once something converted it to ``float``)."""
+    try:
+        texts = {str(value)}
+    except ValueError:  # an integer past the interpreter's digit limit: no text to leak
+        return set()
+    try:
+        if value == int(value):
+            texts |= {str(int(value)), str(float(int(value)))}
+    except (ValueError, ArithmeticError):  # infinities, NaN, integers too large for a float
+        pass
+    return texts
 
 
 def _strings_in(value: Any, skip_keys: frozenset[str] = frozenset()) -> Iterator[str]:
-    text = _as_secret_text(value)
-    if text is not None:
-        yield text
+    if isinstance(value, str):
+        yield value
+    elif _is_number(value):
+        yield from sorted(_number_texts(value))
     elif isinstance(value, dict):
         for key, item in value.items():
             if key not in skip_keys:
@@ -201,6 +223,9 @@ def derived_forms(secret: str) -> set[str]:
         *map(_lower_escapes, url_forms),
     }
     raw = secret.encode("utf-8", "surrogatepass")
+    if not secret.isascii():  # for ASCII text these equal forms above
+        escaped = {ascii(secret)[1:-1], repr(raw)[2:-1]}
+        forms.update(escaped, (json.dumps(form)[1:-1] for form in escaped))
     forms.update(_base64_cores(raw))
     forms.update((raw.hex(), raw.hex().upper()))
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
@@ -251,7 +276,7 @@ def mask_value(value: Any, mask_text: Any, secret_numbers: frozenset[str]) -> An
         return {mask_value(item, mask_text, secret_numbers) for item in value}
     if isinstance(value, (bytes, bytearray)):
         return mask_text(bytes(value).decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) in secret_numbers:
+    if _is_number(value) and not _number_texts(value).isdisjoint(secret_numbers):
         return MASK
     return value
 

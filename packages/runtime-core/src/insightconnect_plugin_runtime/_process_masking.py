@@ -11,11 +11,18 @@ free). From then on:
 * ``logging.Handler.handleError`` reports a record that failed to render (an extra whose ``__str__``
   raises, an argument mismatch) with its logger, place and masked error, never its arguments;
 * ``threading.excepthook`` and ``sys.excepthook`` print uncaught exceptions masked;
+* ``warnings.formatwarning`` masks the text of a warning (``warnings.warn(f"... {secret}")``), which
+  Python's default ``showwarning`` writes straight to stderr and ``logging.captureWarnings`` logs;
 * threads and executor tasks a step starts are attributed to it (``_thread_context``).
 
 Not covered: handlers that ship the raw record without formatting it (``SocketHandler``,
 ``HTTPHandler`` or a custom ``emit`` that reads ``record.msg``), and direct writes to
-``sys.stdout``/``sys.stderr`` (``print``). Excepthooks a plugin installed itself are left alone.
+``sys.stdout``/``sys.stderr``: ``print``, ``traceback.print_exc()``/``print_exception()``, a
+``warnings.showwarning`` the plugin replaced with one that writes the raw message, and the report of
+an uncaught exception in a thread started with ``_thread.start_new_thread`` or raised in ``__del__``
+(Python reports those through ``sys.unraisablehook``, which writes to stderr as is; such a thread is
+not attributed to its step either, so once the step ended its secrets are not in flight). Excepthooks
+a plugin installed itself are left alone.
 
 ``ICON_RUNTIME_BENCH_NO_PROCESS_MASKING=1`` skips this installation. It exists for
 ``bench/http_bench.py`` only, to measure what the process-wide filter costs; never set it elsewhere.
@@ -28,6 +35,7 @@ import os
 import sys
 import threading
 import traceback
+import warnings
 from typing import Any
 
 from ._in_flight import IN_FLIGHT
@@ -54,6 +62,7 @@ def install() -> bool:
             return False
         _patch_handlers()
         _patch_excepthooks()
+        _patch_warnings()
         from . import _thread_context
 
         _thread_context.install()
@@ -112,6 +121,16 @@ def print_uncaught_exception(exc_type: Any, exc_value: Any, exc_traceback: Any) 
     """``sys.excepthook``: the standard traceback of an uncaught exception, masked."""
     if sys.stderr is not None:
         sys.stderr.write(_masked_traceback(exc_type, exc_value, exc_traceback))
+
+
+def _patch_warnings() -> None:
+    original_formatwarning = warnings.formatwarning
+
+    def formatwarning(*args: Any, **kwargs: Any) -> str:
+        return IN_FLIGHT.mask_text(original_formatwarning(*args, **kwargs))
+
+    formatwarning.__doc__ = original_formatwarning.__doc__
+    warnings.formatwarning = formatwarning
 
 
 def _patch_excepthooks() -> None:

@@ -4,7 +4,8 @@ process-wide masking authority first, and URL query strings are dropped.
 A span processor placed in front of the batch processor: when a span ends (in the thread that ran
 the step or made the outgoing request, while the step's secrets are still registered) it builds a
 masked copy of the finished span (name, attributes, event attributes such as exception messages and
-stack traces, link attributes and status description) and hands that copy on. This covers every
+stack traces, link attributes and status description) and hands that copy on. Numbers (and
+sequences of numbers) whose text holds a secret, such as a PIN, are replaced by the mask string. This covers every
 instrumentation (requests, urllib3, Flask, the plugin's own spans) without knowing their attributes.
 URL attributes keep scheme, host and path only, on client spans as on server spans: an API key in a
 query string is often not a connection secret (a token obtained at run time) and nothing needs it.
@@ -34,13 +35,35 @@ def without_query(url: str) -> str:
     return url.split("?", 1)[0].split("#", 1)[0]
 
 
+MASK = "********"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _masked_number(value: int | float) -> int | float | str:
+    """The mask when the number's text (or, for an integral float, its integer's text) holds an
+    in-flight secret: a numeric credential (a PIN) set as an attribute would otherwise be exported."""
+    texts = [str(value)]
+    if isinstance(value, float) and value.is_integer():
+        texts.append(str(int(value)))
+    return MASK if any(mask_secrets_in_flight(text) != text for text in texts) else value
+
+
 def _masked_value(value: Any) -> Any:
     if isinstance(value, str):
         return mask_secrets_in_flight(value)
     if isinstance(value, bytes):
         return mask_secrets_in_flight(value.decode("utf-8", "replace")).encode()
+    if _is_number(value):
+        return _masked_number(value)
     if isinstance(value, (list, tuple)):
-        return tuple(_masked_value(item) for item in value)
+        items = tuple(_masked_value(item) for item in value)
+        if any(_is_number(item) for item in value) and MASK in items:
+            # attribute sequences must be homogeneous: a masked number turns them all into text
+            return tuple(item if isinstance(item, str) else str(item) for item in items)
+        return items
     return value
 
 

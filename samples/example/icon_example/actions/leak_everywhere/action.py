@@ -1,13 +1,15 @@
 """Every way a plugin can let a secret out, for the masking tests: the request thread, an executor, a
 bare thread, a helper that fails with the secret in the URL, third-party loggers (one with a handler
-of its own), a log extra that cannot be rendered, output that only the plugin's encoder renders, and
-an exception carrying the secret."""
+of its own), a log extra that cannot be rendered, output that only the plugin's encoder renders, a warning, the
+``repr``/``ascii`` forms of the secret, the PIN as a float, and an exception carrying the secret (also as
+bytes)."""
 
 import base64
 import logging
 import re
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -68,6 +70,8 @@ class LeakEverywhere(insightconnect_plugin_runtime.Action):
         forms = self._forms(secret)
         for name, form in forms.items():
             self.logger.info(f"{tag} request-thread {name}: {form}")
+        self.logger.info("%s request-thread bytes: %s ascii: %a", tag, secret.encode(), secret)
+        warnings.warn(f"{tag} deprecated call holding {secret}", stacklevel=1)
 
         def from_worker(where):
             self.logger.info(f"{tag} {where}: {secret} {forms['hex']}")
@@ -95,5 +99,6 @@ class LeakEverywhere(insightconnect_plugin_runtime.Action):
         self.logger.info(f"{tag} bad extra", broken=Unrenderable(secret))
         logging.getLogger("icon_example.stdlib").warning("%s mismatched %s %s", tag, secret)  # noqa: PLE1206 - on purpose
         if params.get("fail"):
-            raise RuntimeError(f"{tag} failed while holding {secret} ({forms['basic']})")
-        return {"echo": f"{tag} {secret}", "encoded": [Opaque(secret), secret.encode(), {secret}, self.connection.pin]}
+            raise RuntimeError(f"{tag} failed while holding {secret} ({forms['basic']}) {secret.encode()}")
+        pin = self.connection.pin
+        return {"echo": f"{tag} {secret}", "encoded": [Opaque(secret), secret.encode(), {secret}, pin, float(pin)]}
