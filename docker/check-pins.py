@@ -1,4 +1,5 @@
-"""Fails when the meta-package does not pin the current version of every distribution.
+"""Fails when the meta-package does not pin the current version of every distribution (in its
+dependencies, or in an extra such as ``[testing]`` for the distributions outside the runtime set).
 
 Run by docker/wheelhouse.sh, so no image is built from a stale combination.
 """
@@ -11,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 meta = tomllib.loads((ROOT / "packages/runtime/pyproject.toml").read_text())
 pins = {}
-for requirement in meta["project"]["dependencies"]:
+extras = meta["project"].get("optional-dependencies", {}).values()
+for requirement in [*meta["project"]["dependencies"], *(r for extra in extras for r in extra)]:
     match = re.fullmatch(r"(icon-runtime-[a-z]+)(\[[a-z,]+\])?==(\S+)", requirement)
     if match:
         pins[match[1]] = match[3]
