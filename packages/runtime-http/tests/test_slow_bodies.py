@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,8 +117,10 @@ def test_the_watchdog_cuts_only_late_reads(tmp_path: Path) -> None:
         with watchdog.guard(early_left, 0.2) as early:
             early_right.sendall(b"x")
             assert early_left.recv(1) == b"x"
-        with watchdog.guard(left, 0.2) as late:
+        started = time.monotonic()
+        with watchdog.guard(left, 0.3) as late:
             assert left.recv(1) == b""  # blocked until the watchdog shut the read side
+        assert 0.25 <= time.monotonic() - started < 0.9  # cut at its deadline: not before, not much after
         time.sleep(0.4)
         assert late.fired is True
         assert early.fired is False
@@ -126,6 +129,27 @@ def test_the_watchdog_cuts_only_late_reads(tmp_path: Path) -> None:
     finally:
         for sock in (left, right, early_left, early_right):
             sock.close()
+
+
+def test_one_watchdog_thread_serves_every_read() -> None:
+    watchdog = ReadWatchdog()
+    pairs = [socket.socketpair() for _ in range(3)]
+    try:
+        for left, right in pairs:
+            with watchdog.guard(left, 5.0):
+                right.sendall(b"x")
+                assert left.recv(1) == b"x"
+        names = [t.name for t in threading.enumerate() if t.name == "icon-body-deadline"]
+        assert watchdog._thread is not None and watchdog._thread.is_alive()  # noqa: SLF001
+        assert watchdog._thread.name == "icon-body-deadline" and names.count("icon-body-deadline") >= 1  # noqa: SLF001
+        threads_before = threading.active_count()
+        with watchdog.guard(pairs[0][0], 5.0):
+            pass
+        assert threading.active_count() == threads_before  # the live thread is reused, not doubled
+    finally:
+        for left, right in pairs:
+            left.close()
+            right.close()
 
 
 def test_without_a_socket_nothing_is_watched() -> None:

@@ -21,7 +21,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
@@ -29,13 +29,12 @@ from typing import Any
 DEFAULT_BODY_READ_SECONDS = 30.0
 
 
-@dataclass(order=True)
+@dataclass
 class _Deadline:
     at: float
-    sequence: int
-    sock: Any = field(compare=False)
-    active: bool = field(default=True, compare=False)
-    fired: bool = field(default=False, compare=False)
+    sock: Any
+    active: bool = True
+    fired: bool = False
 
 
 class ReadWatchdog:
@@ -43,7 +42,7 @@ class ReadWatchdog:
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
-        self._heap: list[_Deadline] = []
+        self._heap: list[tuple[float, int, _Deadline]] = []  # (at, sequence, deadline): a min-heap
         self._sequence = itertools.count()
         self._thread: threading.Thread | None = None
 
@@ -52,13 +51,12 @@ class ReadWatchdog:
         """Within the block, ``sock`` is cut for reading once ``seconds`` have passed; the yielded
         deadline's ``fired`` says afterwards whether that happened. Without a socket (a test client,
         another server), nothing is watched."""
-        deadline = _Deadline(monotonic() + seconds, next(self._sequence), sock)
+        deadline = _Deadline(monotonic() + seconds, sock)
         if sock is None:
-            deadline.active = False
             yield deadline
             return
         with self._condition:
-            heapq.heappush(self._heap, deadline)
+            heapq.heappush(self._heap, (deadline.at, next(self._sequence), deadline))
             self._start()
             self._condition.notify()
         try:
@@ -75,16 +73,16 @@ class ReadWatchdog:
     def _watch(self) -> None:
         with self._condition:
             while True:
-                while self._heap and not self._heap[0].active:
+                while self._heap and not self._heap[0][2].active:
                     heapq.heappop(self._heap)  # finished in time
                 if not self._heap:
                     self._condition.wait()
                     continue
-                wait = self._heap[0].at - monotonic()
+                wait = self._heap[0][0] - monotonic()
                 if wait > 0:
                     self._condition.wait(wait)
                     continue
-                expired = heapq.heappop(self._heap)
+                _, _, expired = heapq.heappop(self._heap)
                 expired.fired = True
                 try:
                     expired.sock.shutdown(socket.SHUT_RD)
