@@ -294,3 +294,60 @@ def test_a_connection_with_too_many_secrets_is_refused_before_the_step_runs(run_
     assert body["status"] == "error" and "more secret values than the runtime masks" in body["error"]
     assert "Step name" not in body["log"]  # refused before the step header: nothing of the step ran
     assert "token-00001" not in result.stdout + result.stderr
+
+
+# --- installation, in a fresh interpreter: what install() reports and which hooks it takes ---------------
+
+
+def _fresh(code: str, **env: str) -> str:
+    import os
+    import subprocess
+
+    environ = {k: v for k, v in os.environ.items() if k != "ICON_RUNTIME_BENCH_NO_PROCESS_MASKING"}
+    environ.update(env)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+INSTALL_TWICE = (
+    "import logging, sys, threading\n"
+    "from insightconnect_plugin_runtime import _process_masking as pm\n"
+    "print(pm.install(), pm.install(), threading.excepthook is pm.print_thread_exception,"
+    " sys.excepthook is pm.print_uncaught_exception, logging.Handler.handleError is pm.report_logging_error)"
+)
+
+
+def test_install_reports_true_every_time_and_takes_the_default_hooks() -> None:
+    assert _fresh(INSTALL_TWICE) == "True True True True True"
+
+
+def test_the_bench_switch_leaves_the_process_unmasked_and_says_so() -> None:
+    assert _fresh(INSTALL_TWICE, ICON_RUNTIME_BENCH_NO_PROCESS_MASKING="1") == "False False False False False"
+
+
+def test_a_plugins_own_excepthooks_are_kept() -> None:
+    code = (
+        "import sys, threading\n"
+        "mine = lambda *a: None\n"
+        "threading.excepthook = mine; sys.excepthook = mine\n"
+        "from insightconnect_plugin_runtime import _process_masking as pm\n"
+        "print(pm.install(), threading.excepthook is mine, sys.excepthook is mine)"
+    )
+    assert _fresh(code) == "True True True"
+
+
+def test_an_exception_of_a_thread_without_a_thread_object_is_reported_as_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    try:
+        raise ValueError("boom")
+    except ValueError as error:
+        args = SimpleNamespace(exc_type=ValueError, exc_value=error, exc_traceback=error.__traceback__, thread=None)
+    print_thread_exception(args)
+    assert stderr.getvalue().startswith("Exception in thread unknown:\nTraceback")
+    assert stderr.getvalue().rstrip().endswith("ValueError: boom")
