@@ -68,6 +68,8 @@ def run(options) -> list[Figure]:
     unexpected_5xx = [
         r for r in records
         if r["status"] >= 500 and not (r["status"] == 500 and r["kind"] in INTENDED_500)
+        # leak_everywhere's `fail` input raises an unclassified error holding the secret, on purpose.
+        and not (r["status"] == 500 and r["url"].endswith("/leak_everywhere"))
     ]  # fmt: skip
     not_envelope = [r for r in records if r["status"] >= 400 and not _is_envelope(r)]
     # Our own positive_data_acceptance: valid messages are accepted unless raise_error was asked to fail.
@@ -95,7 +97,7 @@ def run(options) -> list[Figure]:
         Figure(check, "schemathesis exit code", rc, "== 0", rc == 0, detail + f" failures={failures}"),
         at_most(
             check,
-            "responses 5xx (not an intended raise_error 500)",
+            "responses 5xx (not an intended raise_error/leak_everywhere 500)",
             len(unexpected_5xx),
             0,
             json.dumps(unexpected_5xx[:3]),

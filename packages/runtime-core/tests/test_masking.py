@@ -393,3 +393,20 @@ def test_integral_numeric_credentials_are_masked_in_their_float_and_decimal_form
     from_float = masker_for({"pin": 48213.0})  # a float credential leaks as its integer too
     assert from_float.mask_text("pin=48213;") == f"pin={MASK};"
     assert from_float.mask(48213) == MASK
+
+
+@pytest.mark.parametrize("pin", [0, 7, 42, -5, 0.5, 99.0])
+def test_numbers_with_fewer_digits_than_a_secret_are_not_secrets(pin):
+    """Found by the API fuzzer: a PIN of 0 made "0.0" a secret, so a reply's version "1.0.0" and every
+    0 of its output were masked, the output breaking its own schema."""
+    schema = {"properties": {"pin": {"type": "number", "format": "password"}}}
+    masker = masker_for({"pin": pin}, schema)
+    assert masker.secrets == ()
+    data = {"version": "1.0.0", "numbers": [0, 7, 42, -5, 0.5, 99.0], "text": "0.0 and 42"}
+    assert masker.mask(data) == data
+
+
+def test_a_number_with_three_digits_is_a_secret():
+    masker = masker_for({"pin": 100}, {"properties": {"pin": {"type": "integer", "format": "password"}}})
+    assert masker.secrets == ("100.0", "100")
+    assert masker.mask({"a": 100, "b": 10}) == {"a": MASK, "b": 10}

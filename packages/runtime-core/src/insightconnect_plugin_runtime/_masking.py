@@ -25,8 +25,9 @@ Not covered, on purpose: one-way digests and ciphertexts (nothing to recognise),
 encodings (base32, gzip, UTF-16/Latin-1 bytes, nested encodings beyond the above), fragments (a secret
 cut or split across two writes), percent escapes that mix cases within one secret, numbers formatted
 otherwise (``48,213``, ``4.8213e4``, zero-padded), and values shorter than :data:`MIN_SECRET_LENGTH`
-(masking those would rewrite ordinary text everywhere). Which output paths this masking reaches is
-listed in ``_process_masking``.
+(masking those would rewrite ordinary text everywhere); for a number, fewer digits than that (a PIN
+of ``0`` or ``42`` would turn every such number of a reply into text, breaking its schema). Which
+output paths this masking reaches is listed in ``_process_masking``.
 
 Cost: each form is found with one ``str.find`` scan of the text (the forms are never combined into
 one large regular expression), and the secrets taken from one connection are bounded by
@@ -98,6 +99,11 @@ def _number_texts(value: int | float | Decimal) -> set[str]:
     try:
         texts = {str(value)}
     except ValueError:  # an integer past the interpreter's digit limit: no text to leak
+        return set()
+    text = next(iter(texts))
+    if sum(ch.isdigit() for ch in text.removesuffix(".0")) < MIN_SECRET_LENGTH:
+        # 0, 7, 42 or 0.5: as short as the strings that are never secrets, and masking them would turn
+        # every such number of the output into text (a reply breaking its own schema) and cut "1.0.0".
         return set()
     try:
         if value == int(value):
