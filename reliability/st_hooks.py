@@ -3,6 +3,10 @@
 * ``before_call`` caps the ``sleep`` action at ``RELIABILITY_SLEEP_MAX`` seconds: a value the schema
   accepts stays accepted (it only gets smaller), an invalid one is left alone, so negative testing is
   unaffected while no request sleeps for up to 60 s.
+* ``before_call`` also gives a valid numeric connection ``pin`` a value of its own: the generator
+  reuses small values across fields, and a task state or output number equal to the PIN is masked (a
+  value equal to a secret is replaced whatever its type: the runtime over-masks rather than leaks),
+  which breaks the documented type of that field without saying anything about the server.
 * ``after_call`` appends one JSON line per response to ``RELIABILITY_ST_LOG`` for the suite's own
   figures (5xx, error bodies that are not JSON envelopes).
 """
@@ -19,10 +23,14 @@ SLEEP_MAX = float(os.environ.get("RELIABILITY_SLEEP_MAX", "0.05"))
 _LOCK = threading.Lock()
 
 
+PIN = 7_391_524
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     body = case.body
     _route_to_named_step(case)
+    _own_pin(body)
     if not (isinstance(body, dict) and case.path.endswith("/actions/{name}")):
         return
     step = body.get("body")
@@ -31,6 +39,15 @@ def before_call(context, case, **kwargs):
     seconds = step["input"].get("seconds")
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds <= 60:
         step["input"]["seconds"] = min(seconds, SLEEP_MAX)
+
+
+def _own_pin(body):
+    step = body.get("body") if isinstance(body, dict) else None
+    connection = step.get("connection") if isinstance(step, dict) else None
+    if isinstance(connection, dict):
+        pin = connection.get("pin")
+        if isinstance(pin, int) and not isinstance(pin, bool):
+            connection["pin"] = PIN
 
 
 def _route_to_named_step(case):
