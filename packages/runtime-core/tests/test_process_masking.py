@@ -196,8 +196,9 @@ def test_executor_tasks_carry_their_own_execution_not_the_pool_threads():
             assert pool.submit(current_execution).result() is second
         token = _current.set(None)
         try:
-            # The worker thread was started during the first execution, yet serves others unattributed.
-            assert pool.submit(current_execution).result() is not first
+            # The worker thread was started during the first execution, yet serves others unattributed,
+            # and no earlier task's execution lingers in it.
+            assert pool.submit(current_execution).result() not in (first, second)
         finally:
             _current.reset(token)
     assert first.masker not in IN_FLIGHT.active and second.masker not in IN_FLIGHT.active
@@ -212,6 +213,29 @@ def test_a_task_holds_its_secrets_until_it_is_done():
         assert execution.masker in IN_FLIGHT.active
         gate.set()
         future.result()
+    assert execution.masker not in IN_FLIGHT.active
+
+
+def test_submitting_keeps_the_steps_own_execution():
+    execution = _execution("task-secret-3")
+    with capture(execution), ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(print, end="").result()
+        assert current_execution() is execution
+
+
+def test_a_refused_submit_or_start_releases_its_secrets():
+    execution = _execution("task-secret-4")
+    pool = ThreadPoolExecutor(max_workers=1)
+    pool.shutdown()
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()
+    with capture(execution):
+        with pytest.raises(RuntimeError):
+            pool.submit(print)
+        with pytest.raises(RuntimeError):
+            thread.start()  # a thread starts only once
+        assert IN_FLIGHT._counts.get(execution.masker, 0) <= 1  # noqa: SLF001 - only capture's own hold
     assert execution.masker not in IN_FLIGHT.active
 
 
