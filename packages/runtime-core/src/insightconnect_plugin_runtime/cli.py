@@ -99,19 +99,23 @@ class CLI:
         )
         http.add_argument("--graceful_timeout", "--graceful-timeout", dest="graceful_timeout", type=int, default=30)
         http.add_argument("--debug", dest="http_debug", action="store_true", help="debug logging")
-        from .outbox import add_command
+        if self._first_command() in (None, "dead-letters"):  # help or the command itself: run, test... skip it
+            from .outbox import add_command
 
-        add_command(commands)
+            add_command(commands)
         for name, command in self._extension_commands():
             extension = commands.add_parser(name, help=getattr(command, "help", None))
             if hasattr(command, "add_arguments"):
                 command.add_arguments(extension)
         return parser
 
+    def _first_command(self) -> str | None:
+        """The sub-command the arguments name, without parsing them (None: help or nothing)."""
+        return next((arg for arg in self.args if not arg.startswith("-")), None)
+
     def _extension_commands(self) -> tuple[tuple[str, Any], ...]:
         """Sub-commands siblings add (entry points), loaded only when no built-in command is named."""
-        first = next((arg for arg in self.args if not arg.startswith("-")), None)
-        if first in BUILTIN_COMMANDS:
+        if self._first_command() in BUILTIN_COMMANDS:
             return ()
         from ._extensions import cli_commands
 
