@@ -19,7 +19,7 @@ import sys
 import tempfile
 from typing import Any
 
-from ._contracts import ServerOptions
+from .extensions import ServerOptions
 from .util import is_running_in_cloud
 
 __all__ = [
@@ -132,8 +132,8 @@ class PluginServer:
         self.app = self.create_flask_app()
 
     def create_flask_app(self) -> Any:
-        from ._extensions import server_hooks
         from .api.endpoints import Endpoints
+        from .extensions import server_hooks
 
         self.endpoints = Endpoints(self.plugin, self.settings, self.state, None, self.config_store, self.metrics)
         app = self.endpoints.create_app()
@@ -170,7 +170,7 @@ class PluginServer:
         return None
 
     def _post_fork(self, server: Any, worker: Any) -> None:
-        from ._extensions import server_hooks
+        from .extensions import server_hooks
 
         self.config_store.refresh_in_background()
         for hook in server_hooks():

@@ -22,14 +22,13 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+from insightconnect_plugin_runtime.execution import ACTION, TASK, TRIGGER
+
 OPENAPI_VERSION = "3.1.0"
 API_TITLE = "InsightConnect Plugin Runtime API"
 
-_KINDS = (
-    # (kind, registry attribute, start type, event type, path segment)
-    ("action", "actions", "action_start", "action_event", "actions"),
-    ("trigger", "triggers", "trigger_start", "trigger_event", "triggers"),
-    ("task", "tasks", "task_start", "task_event", "tasks"),
+_KINDS = tuple(
+    (kind.name, kind.registry, kind.start_type, kind.event_type, kind.segment) for kind in (ACTION, TRIGGER, TASK)
 )
 
 _OBJECT = {"type": "object"}
