@@ -253,7 +253,7 @@ class CLI:
         self.stdout.flush()
         return reply.exit_code
 
-    # Names kept from the reference's CLI.
+    # Names plugins' tests and harnesses call on the CLI object.
     def run_step(self, args: Any = None) -> int:
         return self.execute_step(is_test=False, is_debug=bool(getattr(args, "debug", False)), msg=self.msg)
 

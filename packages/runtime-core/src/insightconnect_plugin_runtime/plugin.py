@@ -71,7 +71,7 @@ class Workflow:
 
     @staticmethod
     def from_insight_connect(meta: dict[str, Any]) -> Workflow:
-        """Reads ``workflowId`` too (the reference drops it, leaving cloud metrics without an id)."""
+        """Reads ``workflowId`` too, so cloud metrics carry the workflow's id."""
         return Workflow(**{name: meta.get(name) for name in _INSIGHT_CONNECT_FIELDS})
 
 

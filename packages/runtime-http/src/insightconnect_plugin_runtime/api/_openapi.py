@@ -1,7 +1,6 @@
 """An OpenAPI 3.1 document generated from the plugin's own schemas.
 
-The reference publishes Swagger 2.0 with one generic body for every action (and input types named
-``*_event`` instead of ``*_start``). Here every step contributes its real input, output and state
+Clients generate code and forms from it, so every step contributes its real input, output and state
 schemas as components; the ``{name}`` path parameters are enums of the registered step names, and
 the request/response bodies are ``oneOf`` the per-step messages, each pinned to its step by a
 ``const``. The plugin schemas' ``#/definitions/...`` references are moved under
