@@ -110,6 +110,13 @@ VARIABLES: tuple[Variable, ...] = (
         "core",
         "tests only: `<point>:<n>` kills the process at a trigger delivery point",
     ),
+    Variable(
+        "otel_tracing",
+        "text",
+        "(unset)",
+        "tracing",
+        "OTLP endpoint spans are exported to (the standard `OTEL_*` variables are OpenTelemetry's own)",
+    ),
     Variable("CPS_ENDPOINT", "text", "(unset)", "http", "cloud: the config service giving tasks their `custom_config`"),
     Variable("ICON_RUNTIME_CPS_ATTEMPTS", "number", "3", "http", "config service: attempts per fetch"),
     Variable("ICON_RUNTIME_CPS_TIMEOUT", "number", "1", "http", "config service: seconds per attempt"),
