@@ -1,8 +1,8 @@
-"""Make ``certifi.where()`` honour ``SSL_CERT_FILE`` like the reference runtime does.
+"""Make ``certifi.where()`` honour ``SSL_CERT_FILE``.
 
 Plugin containers ship their CA bundle through ``SSL_CERT_FILE``. Libraries that ask certifi for the
-bundle (requests among them) should see it. Unlike the reference we do not rewrite
-``REQUESTS_CA_BUNDLE`` in ``os.environ`` on every call: the patch is a pure function of the environment.
+bundle (requests among them) should see it. The patch is a pure function of the environment: it
+never writes ``os.environ`` (``REQUESTS_CA_BUNDLE``), which other threads may be reading.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ _original_where: Callable[[], str] | None = None
 
 def ssl_cert_file() -> str | None:
     """The CA bundle named by ``SSL_CERT_FILE`` when it exists, else ``None``."""
-    path = os.environ.get("SSL_CERT_FILE")
+    from .settings import text
+
+    path = text("SSL_CERT_FILE")
     if path and os.path.exists(path):
         return path
     return None

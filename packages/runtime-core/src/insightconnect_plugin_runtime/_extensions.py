@@ -30,8 +30,9 @@ PREFIX = "insightconnect_plugin_runtime."
 
 
 def _disabled() -> set[str]:
-    raw = os.environ.get("ICON_RUNTIME_DISABLED_EXTENSIONS", "")
-    return {name.strip() for name in raw.split(",") if name.strip()}
+    from .settings import names
+
+    return set(names("ICON_RUNTIME_DISABLED_EXTENSIONS"))
 
 
 class _EntryPoint:

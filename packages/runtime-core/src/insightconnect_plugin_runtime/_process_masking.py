@@ -31,7 +31,6 @@ a plugin installed itself are left alone.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import traceback
@@ -58,7 +57,9 @@ def install() -> bool:
         if _installed:
             return _active
         _installed = True
-        if os.environ.get(BENCH_SWITCH) == "1":
+        from .settings import flag
+
+        if flag(BENCH_SWITCH, False):
             return False
         _patch_handlers()
         _patch_excepthooks()

@@ -1,17 +1,18 @@
-"""The execution pipeline: one v1 message in, one reply envelope out, whatever the transport.
+"""The execution pipeline behind :func:`execution.execute`: one v1 message in, one envelope out.
 
-Both the CLI and the HTTP server call :meth:`Plugin.handle_step`, which builds a :class:`StepRunner`.
-Differences from the reference, all deliberate (see the core README):
+What it guarantees, whatever the transport:
 
 * every failure, including one in the message structure and a ``SystemExit`` or
-  ``KeyboardInterrupt`` raised by the step, produces an error envelope: never ``ok`` with ``null``;
-* empty required inputs, a missing task ``state`` and connection parameters that fail their schema are
-  client errors (HTTP 400), an unknown step is :class:`UnknownStepError` (HTTP 404);
+  ``KeyboardInterrupt`` raised by the step, produces an error envelope, so a caller can never
+  mistake a crashed step for one that returned nothing;
+* problems of the caller's making (empty required inputs, a missing task ``state``, connection
+  parameters that fail their schema) are client errors (HTTP 400), an unknown step is
+  :class:`UnknownStepError` (HTTP 404), so the orchestrator does not retry them;
 * the reply and the captured log are masked with the connection's secrets in every mode; while the
   step runs its secrets are in the process-wide masking authority (``_in_flight``), so every log line of
   the process is masked with them, whatever thread or logger wrote it;
 * a connection with more secret values than the masker takes (``_masking.MAX_SECRETS``,
-  ``MAX_SECRET_CHARS``) is refused with a 400 before any step code runs.
+  ``MAX_SECRET_CHARS``) is refused with a 400 before any step code runs, so masking cost stays bounded.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import functools
 import inspect
 import json
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._contracts import StepCall
 from ._extensions import around_step
@@ -33,22 +34,32 @@ from .dispatcher import Http, Noop, Stdout
 from .exceptions import (
     ClientException,
     ConnectionTestException,
-    LoggedException,
     MessageError,
     ServerException,
     StepOutputError,
     UnknownStepError,
 )
+from .execution import (  # noqa: F401 - http_status_for re-exported
+    BY_START_TYPE,
+    CONNECTION_TEST,
+    StepKind,
+    http_status_for,
+    kind_for_message,
+)
 from .metrics import MetricsBuilder
 from .util import is_running_in_cloud
 
-#: message type -> (body key naming the step, Plugin registry attribute, reply type)
-STEP_KINDS: dict[str, tuple[str, str, str]] = {
-    "action_start": ("action", "actions", "action_event"),
-    "trigger_start": ("trigger", "triggers", "trigger_event"),
-    "task_start": ("task", "tasks", "task_event"),
-    "connection_test": ("connection_test", "", "connection_test"),
-}
+
+class TaskFields(NamedTuple):
+    """What a task's ``run`` returns besides its output, as the envelope carries it."""
+
+    state: Any = None
+    has_more_pages: Any = None
+    status_code: Any = None
+    error_object: Any = None
+
+
+NO_TASK_FIELDS = TaskFields()
 
 _TEST_FAILED_CAUSE = "The test of this step failed with an unexpected error."
 _TEST_FAILED_ASSISTANCE = "Read the step log for the error and its traceback."
@@ -63,14 +74,14 @@ def validate_input_message(msg: Any) -> None:
         raise MessageError(f"The message lacks the field(s): {', '.join(missing)}.")
     if msg["version"] != "v1":
         raise MessageError(f"Unsupported message version {msg['version']!r}; only 'v1' is understood.")
-    kind = STEP_KINDS.get(msg["type"]) if isinstance(msg["type"], str) else None
+    kind = BY_START_TYPE.get(msg["type"]) if isinstance(msg["type"], str) else None
     if kind is None:
-        raise MessageError(f"Unsupported message type {msg['type']!r}; expected one of {sorted(STEP_KINDS)}.")
+        raise MessageError(f"Unsupported message type {msg['type']!r}; expected one of {sorted(BY_START_TYPE)}.")
     body = msg["body"]
     if not isinstance(body, dict):
         raise MessageError("The message body must be a JSON object.")
-    step_key = kind[0]
-    if msg["type"] != "connection_test" and not isinstance(body.get(step_key), str):
+    step_key = kind.name
+    if kind is not CONNECTION_TEST and not isinstance(body.get(step_key), str):
         raise MessageError(f"A {msg['type']} message needs the {step_key} name as a string in body.{step_key}.")
     for name in ("meta", "connection", "dispatcher", "input"):
         if body.get(name) is None:
@@ -83,19 +94,6 @@ def validate_input_message(msg: Any) -> None:
         value = body["dispatcher"].get(name)
         if value is not None and not isinstance(value, str):
             raise MessageError(f"body.dispatcher.{name} must be a string.")
-
-
-def http_status_for(error: BaseException | None) -> int:
-    """The HTTP status a failed step maps to (shared by every transport that speaks HTTP)."""
-    if error is None:
-        return 200
-    if isinstance(error, UnknownStepError):
-        return 404
-    if isinstance(error, (ClientException, ConnectionTestException)):
-        return 400
-    if isinstance(error, NotImplementedError):
-        return 501
-    return 500
 
 
 def _accepts_arguments(function: Any) -> int:
@@ -161,17 +159,22 @@ def build_envelope(
     message_type: str | None,
     input_message: Any,
     log: Any,
-    success: bool,
-    output: Any,
-    error_message: str | None,
-    task_fields: tuple[Any, Any, Any, Any] = (None, None, None, None),
-    ex: BaseException | None = None,
+    *,
+    output: Any = None,
+    error: BaseException | None = None,
+    error_message: str | None = None,
+    task: TaskFields = NO_TASK_FIELDS,
     is_test: bool = False,
+    success: bool | None = None,
 ) -> dict[str, Any]:
+    """The v1 envelope of a reply; ``success`` defaults to "no ``error``"."""
+    if success is None:
+        success = error is None
+    ex = error
     body_in = input_message.get("body") if isinstance(input_message, dict) else None
     meta = body_in.get("meta") if isinstance(body_in, dict) else None
     body: dict[str, Any] = {"log": log, "status": "ok" if success else "error", "meta": meta}
-    state, has_more_pages, status_code, error_object = task_fields
+    state, has_more_pages, status_code, error_object = task
     for name, value in (("state", state), ("has_more_pages", has_more_pages), ("status_code", status_code)):
         if value is not None:
             body[name] = value
@@ -227,25 +230,26 @@ class StepRunner:
         self.carrier = carrier or {}
         self.execution = Execution(level=logging.DEBUG if self.is_debug else logging.INFO)
         self.logger = step_logger()
-        self.task_fields: tuple[Any, Any, Any, Any] = (None, None, None, None)
+        self.task_fields = NO_TASK_FIELDS
         self.test_log: Any = None
 
     # --- top level ---------------------------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> tuple[dict[str, Any], BaseException | None]:
+        """The masked envelope, and what made the step fail (None on success)."""
         try:
             return self._run()
         finally:
             IN_FLIGHT.release(self.execution.masker)  # after the reply and the failure log are masked
 
-    def _run(self) -> dict[str, Any]:
+    def _run(self) -> tuple[dict[str, Any], BaseException | None]:
         output: Any = None
         error: BaseException | None = None
         reply_type: str | None = None
         with capture(self.execution):
             try:
-                raw_type = self.message.get("type") if isinstance(self.message, dict) else None
-                reply_type = STEP_KINDS[raw_type][2] if raw_type in STEP_KINDS else None
+                kind = kind_for_message(self.message)
+                reply_type = kind.event_type if kind is not None else None
                 validate_input_message(self.message)
                 output = self._run_with_hooks()
             except BaseException as caught:  # the step must never take the runtime down
@@ -258,17 +262,13 @@ class StepRunner:
             reply_type,
             self.message,
             log,
-            success,
-            output,
-            None if success else _error_text(error),  # type: ignore[arg-type]
-            self.task_fields,
-            error,
-            self.is_test,
+            output=output,
+            error=error,
+            error_message=None if success else _error_text(error),  # type: ignore[arg-type]
+            task=self.task_fields,
+            is_test=self.is_test,
         )
-        reply = self.execution.masker.mask_envelope(reply)
-        if error is not None:
-            raise LoggedException(error, reply)
-        return reply
+        return self.execution.masker.mask_envelope(reply), error
 
     def _log_failure(self, error: BaseException) -> None:
         if isinstance(error, ConnectionTestException):
@@ -294,8 +294,9 @@ class StepRunner:
                 f"(at most {MAX_SECRETS} values, {MAX_SECRET_CHARS} characters in all); it was refused unused."
             )
         self.plugin.connection.meta.set_workflow(body.get("meta"))
-        kind, _, _ = STEP_KINDS[self.message["type"]]
-        name = body.get(kind, "") if kind != "connection_test" else "connection"
+        step_kind = BY_START_TYPE[self.message["type"]]
+        kind = step_kind.name
+        name = body.get(kind, "") if step_kind is not CONNECTION_TEST else "connection"
         call = StepCall(self.plugin, kind, name, self.message, self.is_test, self.carrier)
         call.masker = self.execution.masker
         hooks = around_step(call)
@@ -305,7 +306,7 @@ class StepRunner:
             logging.getLogger(__name__).warning("A step hook failed to start", exc_info=True)
             hooks = None  # type: ignore[assignment]
         try:
-            result = self._connection_test(body) if kind == "connection_test" else self._step(kind, body)
+            result = self._connection_test(body) if step_kind is CONNECTION_TEST else self._step(step_kind, body)
             call.status = "ok"
             return result
         except BaseException as error:
@@ -347,8 +348,9 @@ class StepRunner:
 
     # --- actions, triggers, tasks -------------------------------------------------------------------
 
-    def _step(self, kind: str, body: dict[str, Any]) -> Any:
-        registry = getattr(self.plugin, STEP_KINDS[self.message["type"]][1])
+    def _step(self, step_kind: StepKind, body: dict[str, Any]) -> Any:
+        kind = step_kind.name
+        registry = step_kind.steps(self.plugin)
         name = body[kind]
         if name not in registry:
             raise UnknownStepError(f'The plugin has no {kind} named "{name}".')
@@ -437,5 +439,5 @@ class StepRunner:
             )
         output, new_state, has_more_pages, status_code, error_object = result
         self._validate_output("task", step, output)
-        self.task_fields = (new_state, has_more_pages, status_code, error_object)
+        self.task_fields = TaskFields(new_state, has_more_pages, status_code, error_object)
         return output

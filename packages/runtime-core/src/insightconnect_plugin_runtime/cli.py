@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ._contracts import ServerOptions
-from .exceptions import LoggedException, MessageError
+from .exceptions import MessageError
+from .execution import ACTION, EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, TASK, TRIGGER, Context, Reply, execute, refusal
 
-EXIT_OK = 0
-EXIT_STEP_FAILED = 1
-EXIT_USAGE = 2
+__all__ = ["BUILTIN_COMMANDS", "CLI", "EXIT_OK", "EXIT_STEP_FAILED", "EXIT_USAGE"]
 
 #: Sub-commands core implements; an extension may not replace them.
 BUILTIN_COMMANDS = frozenset({"info", "sample", "run", "test", "http", "dead-letters"})
@@ -202,14 +201,11 @@ class CLI:
     def sample_message(self, name: str) -> dict[str, Any] | None:
         plugin = self.plugin
         connection = plugin.connection.sample() if plugin.connection is not None else {}
-        for kind, registry in (
-            ("task", plugin.tasks),
-            ("trigger", plugin.triggers),
-            ("action", plugin.actions),
-        ):
-            step = registry.get(name)
+        for step_kind in (TASK, TRIGGER, ACTION):
+            step = step_kind.steps(plugin).get(name)
             if step is None:
                 continue
+            kind = step_kind.name
             body: dict[str, Any] = {
                 kind: name,
                 "meta": {},
@@ -222,7 +218,7 @@ class CLI:
                 state = getattr(step, "state", None)
                 body["state"] = state.sample() if state is not None else {}
                 body["custom_config"] = {}
-            return {"body": body, "type": f"{kind}_start", "version": "v1"}
+            return {"body": body, "type": step_kind.start_type, "version": "v1"}
         return None
 
     def execute_step(self, is_test: bool = False, is_debug: bool = False, msg: str | None = None) -> int:
@@ -233,22 +229,9 @@ class CLI:
         self.plugin.debug = self.plugin.debug or is_debug
         message, problem = self._read_message(msg)
         if problem is not None:
-            return self._reply_unreadable(problem)
-        try:
-            reply = self.plugin.handle_step(message, is_test=is_test, is_debug=is_debug)
-            code = EXIT_OK
-        except LoggedException as failure:
-            reply = failure.output
-            code = EXIT_USAGE if isinstance(failure.ex, MessageError) else EXIT_STEP_FAILED
-        return self._write_reply(reply, code, self._masker(message))
-
-    def _masker(self, message: Any) -> Any:
-        """The message's secret masker, for what a custom encoder writes after the reply was masked."""
-        from ._masking import masker_for
-
-        body = message.get("body") if isinstance(message, dict) else None
-        connection = body.get("connection") if isinstance(body, dict) else None
-        return masker_for(connection, getattr(self.plugin.connection, "schema", None))
+            sys.stderr.write(problem + "\n")
+            return self._write_reply(refusal(self.plugin, None, None, problem, error=MessageError(problem)))
+        return self._write_reply(execute(self.plugin, message, Context(is_test=is_test, is_debug=is_debug)))
 
     def _read_message(self, inline: str | None) -> tuple[Any, str | None]:
         try:
@@ -262,32 +245,15 @@ class CLI:
         except (ValueError, RecursionError) as error:
             return None, f"The message is not valid JSON: {error}"
 
-    def _reply_unreadable(self, problem: str) -> int:
-        from ._runner import build_envelope
-
-        sys.stderr.write(problem + "\n")
-        reply = build_envelope(self.plugin, None, None, "", False, None, problem, ex=MessageError(problem))
-        return self._write_reply(reply, EXIT_USAGE)
-
-    def _write_reply(self, reply: dict[str, Any], code: int, masker: Any = None) -> int:
-        mask_text = masker.mask_text if masker is not None else (lambda text: text)
-        try:
-            text = json.dumps(reply, cls=self.plugin.custom_encoder)
-            if self.plugin.custom_encoder is not None and masker is not None:
-                text = masker.mask_envelope_json(text)  # the encoder may render values never masked
-        except (TypeError, ValueError) as error:
-            body = reply.get("body", {})
-            problem = mask_text(f"The step result cannot be written as JSON: {error}")
-            sys.stderr.write(problem + "\n")
-            body.pop("output", None)
-            body.update({"status": "error", "error": problem})
-            text = mask_text(json.dumps(reply, default=str))
-            code = EXIT_STEP_FAILED
+    def _write_reply(self, reply: Reply) -> int:
+        text = reply.to_json(self.plugin.custom_encoder)
+        if reply.unwritable is not None:
+            sys.stderr.write(reply.unwritable + "\n")
         self.stdout.write(text + "\n")
         self.stdout.flush()
-        return code
+        return reply.exit_code
 
-    # Names kept from the reference's CLI.
+    # Names plugins' tests and harnesses call on the CLI object.
     def run_step(self, args: Any = None) -> int:
         return self.execute_step(is_test=False, is_debug=bool(getattr(args, "debug", False)), msg=self.msg)
 

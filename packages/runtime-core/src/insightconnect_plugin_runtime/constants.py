@@ -6,8 +6,8 @@ the ``terminate_trigger.flag`` the orchestrator drops to stop triggers gracefull
 module at use time so that patching the attributes keeps working.
 """
 
-import os
+from .settings import text
 
-CACHE_DIR: str = os.environ.get("ICON_RUNTIME_CACHE_DIR", "/workspace/cache/")
-FLAG_DIR: str = os.environ.get("ICON_RUNTIME_FLAG_DIR", "/workspace/tmp/")
+CACHE_DIR: str = text("ICON_RUNTIME_CACHE_DIR", "/workspace/cache/")
+FLAG_DIR: str = text("ICON_RUNTIME_FLAG_DIR", "/workspace/tmp/")
 TERMINATE_FLAG_NAME = "terminate_trigger.flag"

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     import ssl
 
+from . import settings
 from .exceptions import PluginException
 
-DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("ICON_RUNTIME_DISPATCH_TIMEOUT", "30"))
+DEFAULT_TIMEOUT_SECONDS = float(settings.number("ICON_RUNTIME_DISPATCH_TIMEOUT", 30.0, positive=True))
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: 4xx answers that say "not now" rather than "never": timeout, conflict, too early, too many requests.
 TRANSIENT_CLIENT_ERRORS = frozenset({408, 409, 425, 429})
@@ -134,7 +135,7 @@ class Http:
             return None
         import ssl
 
-        cafile = os.environ.get("SSL_CERT_FILE")
+        cafile = settings.text("SSL_CERT_FILE")
         return ssl.create_default_context(cafile=cafile if cafile and os.path.exists(cafile) else None)
 
     def write(self, msg: Any, idempotency_key: str | None = None) -> None:

@@ -1,7 +1,8 @@
 """``Plugin``: the registry of a plugin's steps, and the entry point that runs one message.
 
-The execution pipeline itself lives in ``_runner.py``; this module keeps the names plugins and the
-reference's tests import from ``insightconnect_plugin_runtime.plugin``.
+Running a message is :func:`execution.execute`; this module keeps the names plugins and their tests
+import from ``insightconnect_plugin_runtime.plugin`` (``handle_step`` raising
+:class:`LoggedException`, ``envelope``...).
 """
 
 from __future__ import annotations
@@ -20,15 +21,12 @@ from .exceptions import (  # noqa: F401 - re-exported names
     PluginException,
     ServerException,
 )
+from .execution import STEP_KINDS, Context, execute
 from .metrics import MetricsBuilder  # noqa: F401 - re-exported name
 from .util import flush_logging_handlers, is_running_in_cloud  # noqa: F401 - re-exported names
 
-message_output_type = {
-    "action_start": "action_event",
-    "trigger_start": "trigger_event",
-    "task_start": "task_event",
-    "connection_test": "connection_test",
-}
+#: Start message type -> reply message type.
+message_output_type = {kind.start_type: kind.event_type for kind in STEP_KINDS}
 
 _INSIGHT_CONNECT_FIELDS = (
     "shortOrgId",
@@ -73,7 +71,7 @@ class Workflow:
 
     @staticmethod
     def from_insight_connect(meta: dict[str, Any]) -> Workflow:
-        """Reads ``workflowId`` too (the reference drops it, leaving cloud metrics without an id)."""
+        """Reads ``workflowId`` too, so cloud metrics carry the workflow's id."""
         return Workflow(**{name: meta.get(name) for name in _INSIGHT_CONNECT_FIELDS})
 
 
@@ -173,9 +171,10 @@ class Plugin:
         carrier: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Run one message and return its reply; raise :class:`LoggedException` if the step failed."""
-        from ._runner import StepRunner
-
-        return StepRunner(self, input_message, is_test, is_debug, connection_test_type, carrier or {}).run()
+        reply = execute(self, input_message, Context(is_test, is_debug, connection_test_type, carrier or {}))
+        if reply.error is not None:
+            raise LoggedException(reply.error, reply.envelope)
+        return reply.envelope
 
     def envelope(
         self,
@@ -192,8 +191,17 @@ class Plugin:
         ex: BaseException | None = None,
         is_test: bool = False,
     ) -> dict[str, Any]:
-        from ._runner import build_envelope
+        from ._runner import TaskFields, build_envelope
 
-        task_fields = (state, has_more_pages, status_code, error_object)
-        reply = (message_type, input_message, log, success, output, error_message, task_fields, ex, is_test)
-        return build_envelope(self, *reply)
+        return build_envelope(
+            self,
+            message_type,
+            input_message,
+            log,
+            output=output,
+            error=ex,
+            error_message=error_message,
+            task=TaskFields(state, has_more_pages, status_code, error_object),
+            is_test=is_test,
+            success=success,
+        )

@@ -10,7 +10,7 @@ so a checkpoint saved after ``send`` never passes an event in flight, and events
 by a crash are resent on restart. Every checkpoint save opens a new emission generation in the
 outbox, recorded before the file is replaced; event keys derive from it (see ``_outbox``).
 
-``CACHE_DIR`` and ``FLAG_DIR`` are patch points, as in the reference: plugins' tests patch
+``CACHE_DIR`` and ``FLAG_DIR`` are patch points: plugins' tests patch
 ``insightconnect_plugin_runtime.trigger.CACHE_DIR`` (or ``FLAG_DIR``) to a temporary directory. The
 trigger reads them at use time; a value patched here wins over ``constants``, which is read otherwise
 (so patching ``constants.CACHE_DIR`` or setting ``ICON_RUNTIME_CACHE_DIR`` keeps working too).
@@ -23,7 +23,7 @@ import json
 import os
 from typing import Any
 
-from . import constants
+from . import constants, settings
 from ._paths import safeguard_and_return_file_path
 from .exceptions import PluginException
 from .step import Step
@@ -256,7 +256,7 @@ def _text_hash(text: str) -> str:
 
 
 def _kill_point(point: str) -> None:
-    if os.environ.get("ICON_RUNTIME_TEST_KILL_AT"):
+    if settings.text("ICON_RUNTIME_TEST_KILL_AT"):
         from ._outbox import kill_point
 
         kill_point(point)

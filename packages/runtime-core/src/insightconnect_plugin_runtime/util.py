@@ -1,7 +1,7 @@
 """Small utilities plugins and the runtime share: environment switches, schema samples, retries.
 
 Secret masking lives in ``_masking.py`` and is re-exported here as ``OutputMasker``, the name plugins
-and the reference's tests know. Nothing here imports Flask at module level: ``shutdown_signal_guard``
+and their tests import. Nothing here imports Flask at module level: ``shutdown_signal_guard``
 builds its reply lazily so that one-shot runs never load the HTTP stack.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
 import sys
 import threading
@@ -51,12 +50,16 @@ _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 def is_running_in_cloud() -> bool:
     """True when the orchestrator runs the plugin in Rapid7's cloud (read on every call)."""
-    return os.environ.get("PLUGIN_RUNTIME_ENVIRONMENT") == "cloud"
+    from .settings import running_in_cloud
+
+    return running_in_cloud()
 
 
 def enable_work_tracker() -> bool:
     """``TRACK_WORK`` decides; by default on for on-prem servers and off in the cloud."""
-    return os.environ.get("TRACK_WORK", str(not is_running_in_cloud())).lower() == "true"
+    from .settings import flag
+
+    return flag("TRACK_WORK", not is_running_in_cloud())
 
 
 class TrackWork:
@@ -135,8 +138,8 @@ def shutdown_signal_guard(
 def retry_on_exception(retries: int = 3, delay: float = 0.05) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Method decorator: retry a flaky call up to ``retries`` times, then let the last error through.
 
-    Each failure is logged through ``self.logger``; a short growing delay separates attempts (the
-    reference retries without any delay).
+    Each failure is logged through ``self.logger``; a short growing delay separates attempts, so a
+    briefly unavailable resource gets a chance to come back.
     """
 
     def decorator(method: Callable[..., Any]) -> Callable[..., Any]:

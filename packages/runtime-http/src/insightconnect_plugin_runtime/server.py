@@ -2,7 +2,7 @@
 
 Core finds :func:`serve` through the ``insightconnect_plugin_runtime.server`` entry point, so Flask
 and gunicorn are imported only when a plugin is actually served. :class:`PluginServer` keeps the
-reference's class name and constructor for plugins' test fixtures that build the app directly.
+class name and constructor plugins' test fixtures use to build the app directly.
 
 Names plugins' tests patch are defined here and looked up here at call time:
 ``request_get`` (the config-service GET) and ``is_running_in_cloud``.
@@ -19,7 +19,8 @@ import sys
 import tempfile
 from typing import Any
 
-from ._contracts import ServerOptions
+from .extensions import ServerOptions
+from .settings import flag, text
 from .util import is_running_in_cloud
 
 __all__ = [
@@ -99,8 +100,8 @@ class PluginServer:
         metrics: bool = False,
         options: ServerOptions | None = None,
     ) -> None:
-        """Keyword settings keep the reference's constructor; ``options`` (what ``bin/<plugin> http``
-        parsed) replaces them all when given."""
+        """Keyword settings are the constructor plugins' fixtures call; ``options`` (what
+        ``bin/<plugin> http`` parsed) replaces them all when given."""
         from .api._custom_config import ConfigStore
         from .api._settings import build_settings
         from .api._shared import SharedState
@@ -121,7 +122,7 @@ class PluginServer:
         self.settings = build_settings(self.options, self.cloud)
         self.workers, self.threads = self.settings.workers, self.settings.threads
         self.state = SharedState(max_workers=self.settings.max_workers)
-        self.config_store = ConfigStore(plugin, os.environ.get("CPS_ENDPOINT"), _config_getter)
+        self.config_store = ConfigStore(plugin, text("CPS_ENDPOINT") or None, _config_getter)
         if self.cloud:
             self.config_store.fetch()
         self.metrics = None
@@ -132,8 +133,8 @@ class PluginServer:
         self.app = self.create_flask_app()
 
     def create_flask_app(self) -> Any:
-        from ._extensions import server_hooks
         from .api.endpoints import Endpoints
+        from .extensions import server_hooks
 
         self.endpoints = Endpoints(self.plugin, self.settings, self.state, None, self.config_store, self.metrics)
         app = self.endpoints.create_app()
@@ -144,7 +145,7 @@ class PluginServer:
                     init_app(app, self.plugin, self.config_store.options)
                 except Exception:
                     log.warning("A server hook failed in init_app", exc_info=True)
-        if os.environ.get("ICON_RUNTIME_FAST_PATH", "true").lower() != "false":
+        if flag("ICON_RUNTIME_FAST_PATH", True):
             self.endpoints.enable_fast_path(app)
         return app
 
@@ -162,7 +163,7 @@ class PluginServer:
         """The parsed plugin.spec.yaml (read on first use)."""
         return self.endpoints.spec
 
-    # Kept for fixtures written against the reference: the app is complete when built.
+    # Plugins' fixtures call it; the app is complete when built, so there is nothing left to do.
     def register_blueprint(self) -> None:
         return None
 
@@ -170,7 +171,7 @@ class PluginServer:
         return None
 
     def _post_fork(self, server: Any, worker: Any) -> None:
-        from ._extensions import server_hooks
+        from .extensions import server_hooks
 
         self.config_store.refresh_in_background()
         for hook in server_hooks():

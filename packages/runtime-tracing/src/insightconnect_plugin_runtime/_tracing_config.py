@@ -42,8 +42,10 @@ def sdk_disabled() -> bool:
 
 
 def running_in_cloud() -> bool:
-    """Same test as core's ``util.is_running_in_cloud``, read on every call like the reference."""
-    return os.environ.get("PLUGIN_RUNTIME_ENVIRONMENT") == "cloud"
+    """Core's own test (read on every call), so tracing and the runtime never disagree on the mode."""
+    from insightconnect_plugin_runtime.util import is_running_in_cloud
+
+    return is_running_in_cloud()
 
 
 def endpoint_from(config: Mapping[str, Any] | None) -> str | None:

@@ -1,8 +1,7 @@
 """Per-organisation task configuration from the config service (cloud only, contract 6.7).
 
-The reference blocks start-up for up to ~200 s (5 attempts x (30 s timeout + 10 s sleep)) and
-another ~50 s when ``CPS_ENDPOINT`` is not even set. Here the fetch is bounded as a whole: a few
-short attempts with a growing back-off inside a total deadline (``ICON_RUNTIME_CPS_ATTEMPTS``,
+A worker must not be held at start-up by a slow or absent service, so the fetch is bounded as a
+whole: a few short attempts with a growing back-off inside a total deadline (``ICON_RUNTIME_CPS_ATTEMPTS``,
 ``..._TIMEOUT``, ``..._BACKOFF``, ``..._DEADLINE``; defaults 3 x 1 s, 0.25 s back-off, 4 s in all).
 When the start-up fetch fails, each worker keeps retrying in a background thread with the same
 bound per round, so the service coming up later is picked up without delaying requests.
@@ -14,7 +13,6 @@ time: plugins' tests patch that name.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -22,18 +20,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from insightconnect_plugin_runtime.settings import number
+
 log = logging.getLogger("insightconnect_plugin_runtime.server")
 
 OTEL_KEY = "otel_tracing"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if value >= 0 else default
+def _env_float(name: str, default: float, positive: bool = False) -> float:
+    return float(number(name, default, positive=positive))
 
 
 @dataclass(frozen=True)
@@ -47,9 +43,9 @@ class RetryPolicy:
     def from_environment(cls) -> RetryPolicy:
         return cls(
             attempts=max(1, int(_env_float("ICON_RUNTIME_CPS_ATTEMPTS", cls.attempts))),
-            timeout=_env_float("ICON_RUNTIME_CPS_TIMEOUT", cls.timeout) or cls.timeout,
+            timeout=_env_float("ICON_RUNTIME_CPS_TIMEOUT", cls.timeout, positive=True),
             backoff=_env_float("ICON_RUNTIME_CPS_BACKOFF", cls.backoff),
-            deadline=_env_float("ICON_RUNTIME_CPS_DEADLINE", cls.deadline) or cls.deadline,
+            deadline=_env_float("ICON_RUNTIME_CPS_DEADLINE", cls.deadline, positive=True),
         )
 
 

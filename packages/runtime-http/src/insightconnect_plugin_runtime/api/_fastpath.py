@@ -2,8 +2,9 @@
 
 Step POSTs are the only hot path of a plugin server. For them Flask would push an app and a request
 context, build a URL adapter, run the (empty) hook lists and resolve half a dozen context-local
-proxies, which together cost as much as a small action. This WSGI wrapper recognises the step routes
-with one regular expression and calls :meth:`Endpoints.handle` with a plain werkzeug request; every
+proxies, which together cost as much as a small action. This WSGI wrapper finds the step route of a
+request in the same table Flask registers (``_step_routes.ROUTE_BY_RULE``, keyed by Flask rule) and
+calls :meth:`Endpoints.handle` with a plain werkzeug request; every
 other request, and every step request when anything else hooks into Flask's request cycle (for
 example a tracing server hook registering ``before_request``), goes through Flask unchanged.
 """
@@ -16,11 +17,12 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from ._step_routes import ROUTE_BY_RULE, StepRoute
+
 log = logging.getLogger("insightconnect_plugin_runtime.server")
 
-#: (prefix)(segment)/(name)(/test): trigger runs are not an HTTP endpoint (405 through Flask).
-_STEP_PATH = re.compile(r"^(/api/v1)?/(actions|tasks|triggers)/([^/]+)(/test)?$")
-_KINDS = {"actions": "action", "tasks": "task", "triggers": "trigger"}
+#: (prefix)/(segment)/(name)(/test): the shape of every rule in ROUTE_BY_RULE, ``<name>`` as in Flask.
+_STEP_PATH = re.compile(r"^(/api/v1)?/([a-z]+)/([^/]+)(/test)?$")
 
 
 class StepFastPath:
@@ -32,22 +34,20 @@ class StepFastPath:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") == "POST":
             match = _STEP_PATH.match(environ.get("PATH_INFO", ""))
-            if match is not None and (match.group(4) or match.group(2) != "triggers"):
-                return self._step(match, environ, start_response)
+            if match is not None:
+                prefix, segment, name, test = match.groups()
+                route = ROUTE_BY_RULE.get(f"{prefix or ''}/{segment}/<name>{test or ''}")
+                if route is not None:  # anything else (a trigger run: 405) is Flask's to answer
+                    return self._step(route, name, environ, start_response)
         return self.app(environ, start_response)
 
-    def _step(self, match: re.Match[str], environ: dict[str, Any], start_response: Any) -> Any:
-        prefix, segment, name, test = match.groups()
-        kind = _KINDS[segment]
-        is_test = test is not None
-        rule = f"{prefix or ''}/{segment}/<name>{test or ''}"
-        connection_test_type = "test_task" if (kind == "task" and is_test) else "test"
+    def _step(self, route: StepRoute, name: str, environ: dict[str, Any], start_response: Any) -> Any:
         if self.bind_context is not None:
             self.bind_context(environ)
         request = Request(environ)
         request.max_content_length = self.endpoints.reader.max_bytes
         try:
-            response = self.endpoints.handle(request, rule, kind, name, is_test, connection_test_type)
+            response = self.endpoints.handle(request, route, name)
         except Exception:
             log.exception("Unexpected error answering POST %s", environ.get("PATH_INFO"))
             response = Response(

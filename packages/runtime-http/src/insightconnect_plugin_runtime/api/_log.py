@@ -34,7 +34,7 @@ class RequestContextFilter(logging.Filter):
 
 
 def _handler(json_lines: bool, debug: bool, stream: Any = None) -> logging.Handler:
-    from insightconnect_plugin_runtime._logging import JSONFormatter, PlainFormatter
+    from insightconnect_plugin_runtime.console import JSONFormatter, PlainFormatter
 
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JSONFormatter() if json_lines else PlainFormatter())
@@ -45,7 +45,7 @@ def _handler(json_lines: bool, debug: bool, stream: Any = None) -> logging.Handl
 
 def configure_server_logging(json_lines: bool, debug: bool, stream: Any = None) -> logging.Handler:
     """Console handlers for the plugin logger (core) and the server logger (here)."""
-    from insightconnect_plugin_runtime._logging import configure_console
+    from insightconnect_plugin_runtime.console import configure_console
 
     configure_console(json_lines=json_lines, debug=debug, stream=stream)
     handler = _handler(json_lines, debug, stream)

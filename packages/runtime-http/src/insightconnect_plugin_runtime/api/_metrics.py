@@ -12,16 +12,17 @@ Label values are bounded: the step label is a registered step name or ``-``, nev
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
+
+from insightconnect_plugin_runtime.settings import text
 
 #: Request duration buckets (seconds): plugin steps range from microseconds to minutes.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+    return text("PROMETHEUS_MULTIPROC_DIR") or text("prometheus_multiproc_dir") or None
 
 
 class Metrics:

@@ -1,7 +1,6 @@
 """An OpenAPI 3.1 document generated from the plugin's own schemas.
 
-The reference publishes Swagger 2.0 with one generic body for every action (and input types named
-``*_event`` instead of ``*_start``). Here every step contributes its real input, output and state
+Clients generate code and forms from it, so every step contributes its real input, output and state
 schemas as components; the ``{name}`` path parameters are enums of the registered step names, and
 the request/response bodies are ``oneOf`` the per-step messages, each pinned to its step by a
 ``const``. The plugin schemas' ``#/definitions/...`` references are moved under
@@ -22,14 +21,13 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+from insightconnect_plugin_runtime.execution import ACTION, TASK, TRIGGER
+
 OPENAPI_VERSION = "3.1.0"
 API_TITLE = "InsightConnect Plugin Runtime API"
 
-_KINDS = (
-    # (kind, registry attribute, start type, event type, path segment)
-    ("action", "actions", "action_start", "action_event", "actions"),
-    ("trigger", "triggers", "trigger_start", "trigger_event", "triggers"),
-    ("task", "tasks", "task_start", "task_event", "tasks"),
+_KINDS = tuple(
+    (kind.name, kind.registry, kind.start_type, kind.event_type, kind.segment) for kind in (ACTION, TRIGGER, TASK)
 )
 
 _OBJECT = {"type": "object"}

@@ -1,17 +1,19 @@
 """From ``ServerOptions`` (and ``GUNICORN_CONFIG_FILE``) to gunicorn settings and server behaviour.
 
-Differences from the reference, on purpose:
+Choices made so that a server cannot be configured into a bad state by accident:
 
 * the worker class is ``gthread`` unless ``gevent`` is asked for *and* installed (``sync`` would let
   one slow action block health checks);
-* ``GUNICORN_CONFIG_FILE`` overrides the command-line values key by key instead of replacing them all
-  (a file with only ``workers`` no longer loses the graceful timeout), and a name that leaves the
-  working directory is rejected with a clear error instead of being silently rewritten;
+* ``GUNICORN_CONFIG_FILE`` overrides the command-line values key by key (a file with only
+  ``workers`` keeps the graceful timeout), and a name that leaves the working directory is rejected
+  with a clear error;
 * ``/api/v1/info`` reports the effective worker and thread counts;
 * the worker count has a ceiling (``ICON_RUNTIME_MAX_WORKERS``, by default what the CPUs and the
   memory limit can carry), the admin endpoints can require a bearer token
   (``ICON_RUNTIME_ADMIN_TOKEN`` or ``ICON_RUNTIME_ADMIN_TOKEN_FILE``) or be switched off
   (``ICON_RUNTIME_ADMIN=off``), and each step request has bounded cost (``RequestLimits``).
+
+Every variable is read through core's ``settings`` (one rule for switches, one for numbers).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from insightconnect_plugin_runtime.settings import flag, number, text
 
 from ._limits import (
     DEFAULT_MAX_BODY_BYTES,
@@ -46,15 +50,10 @@ WORKER_MEMORY_BUDGET = 256 * MIB
 #: cgroup files holding the memory limit (v2, then v1) and the CPU quota (v2).
 CGROUP_MEMORY_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 CGROUP_CPU_FILE = "/sys/fs/cgroup/cpu.max"
-_OFF_WORDS = ("off", "false", "0", "no", "disabled")
 
 
 class ConfigFileError(Exception):
     """A file the settings name (GUNICORN_CONFIG_FILE, the admin token file) cannot be used."""
-
-
-def _truthy(env: Any, name: str, default: bool) -> bool:
-    return str(env.get(name, str(default))).strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -68,7 +67,7 @@ class ServerSettings:
     debug: bool = False
     cloud: bool = False
     track_work: bool = True
-    #: Admin shutdown also stops gunicorn once step work drained (the reference only set a flag).
+    #: Admin shutdown also stops gunicorn once step work drained, so the container actually exits.
     shutdown_stops_server: bool = True
     #: Seconds admin shutdown keeps serving (readiness 503) before it stops the server, so a load
     #: balancer polling readiness (a Kubernetes Service) stops routing to it first.
@@ -113,29 +112,12 @@ def read_config_file(name: str, cwd: str | None = None) -> dict[str, Any]:
     return {str(key).lower(): value for key, value in data.items() if value is not None}
 
 
-def _seconds(env: Any, name: str) -> float:
-    text = str(env.get(name, "") or "0").strip()
-    try:
-        value = float(text)
-    except ValueError:
-        log.warning("%s=%r is not a number of seconds; using 0", name, text)
-        return 0.0
-    return max(0.0, value)
+def _seconds(env: Any, name: str, default: float = 0.0) -> float:
+    return float(number(name, default, env=env))
 
 
 def _positive_int(env: Any, name: str, default: int) -> int:
-    text = str(env.get(name, "") or "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        log.warning("%s=%r is not a whole number; using %d", name, text, default)
-        return default
-    if value <= 0:
-        log.warning("%s=%r must be positive; using %d", name, text, default)
-        return default
-    return value
+    return int(number(name, default, integer=True, positive=True, env=env))
 
 
 def request_limits(env: Any) -> RequestLimits:
@@ -188,10 +170,10 @@ def admin_token(env: Any) -> str | None:
     """``ICON_RUNTIME_ADMIN_TOKEN``, else the content of ``ICON_RUNTIME_ADMIN_TOKEN_FILE`` (a mounted
     Secret); a named file that cannot be read or is empty stops the server rather than leaving the
     endpoints open."""
-    token = str(env.get("ICON_RUNTIME_ADMIN_TOKEN", "") or "").strip()
+    token = text("ICON_RUNTIME_ADMIN_TOKEN", env=env)
     if token:
         return token
-    name = str(env.get("ICON_RUNTIME_ADMIN_TOKEN_FILE", "") or "").strip()
+    name = text("ICON_RUNTIME_ADMIN_TOKEN_FILE", env=env)
     if not name:
         return None
     try:
@@ -216,7 +198,7 @@ def build_settings(options: Any, cloud: bool, environ: dict[str, str] | None = N
         "graceful_timeout": int(options.graceful_timeout),
         "loglevel": "debug" if options.debug else "info",
     }
-    name = env.get("GUNICORN_CONFIG_FILE")
+    name = text("GUNICORN_CONFIG_FILE", env=env)
     if name:
         overrides = read_config_file(name)
         ignored = sorted(k for k in overrides if k in _RESERVED)
@@ -241,13 +223,15 @@ def build_settings(options: Any, cloud: bool, environ: dict[str, str] | None = N
         graceful_timeout=float(config.get("graceful_timeout", 30)),
         debug=bool(options.debug),
         cloud=cloud,
-        track_work=_truthy(env, "TRACK_WORK", not cloud),
-        shutdown_stops_server=_truthy(env, "ICON_RUNTIME_SHUTDOWN_STOPS_SERVER", True),
+        track_work=flag("TRACK_WORK", not cloud, env),
+        shutdown_stops_server=flag("ICON_RUNTIME_SHUTDOWN_STOPS_SERVER", True, env),
         shutdown_delay=_seconds(env, "ICON_RUNTIME_SHUTDOWN_DELAY"),
         gunicorn=config,
-        admin_enabled=str(env.get("ICON_RUNTIME_ADMIN", "on")).strip().lower() not in _OFF_WORDS,
+        admin_enabled=flag("ICON_RUNTIME_ADMIN", True, env),
         admin_token=admin_token(env),
         max_workers=max_workers,
         limits=request_limits(env),
-        body_read_seconds=_seconds(env, "ICON_RUNTIME_BODY_READ_SECONDS") or DEFAULT_BODY_READ_SECONDS,
+        body_read_seconds=float(
+            number("ICON_RUNTIME_BODY_READ_SECONDS", DEFAULT_BODY_READ_SECONDS, positive=True, env=env)
+        ),
     )

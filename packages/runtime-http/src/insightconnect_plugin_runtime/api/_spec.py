@@ -1,8 +1,7 @@
 """The plugin's ``plugin.spec.yaml``, found and parsed once when the app is built.
 
-The reference re-reads and re-parses the file on every ``/info``, ``/spec`` and details request and
-answers 500 when it is missing. Here it is read once; a missing or unreadable file leaves the
-endpoints that need it answering 404 with a JSON reason, and ``/info`` falls back to what the
+It is read once, since it cannot change while the server runs; a missing or unreadable file leaves
+the endpoints that need it answering 404 with a JSON reason, and ``/info`` falls back to what the
 ``Plugin`` object knows.
 """
 
@@ -15,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from insightconnect_plugin_runtime.settings import text
+
 log = logging.getLogger("insightconnect_plugin_runtime.server")
 
-#: Where the reference looks (container paths), then where a checkout keeps it.
+#: Where plugin images keep it (container paths); a checkout's copy is looked for after these.
 CONTAINER_SPEC_PATHS = ("/python/src/plugin.spec.yaml", "/workspace/plugin.spec.yaml")
 
 
@@ -38,7 +39,7 @@ class PluginSpec:
 
 
 def candidate_paths() -> list[str]:
-    override = os.environ.get("ICON_RUNTIME_PLUGIN_SPEC")
+    override = text("ICON_RUNTIME_PLUGIN_SPEC")
     paths = [override] if override else []
     paths += list(CONTAINER_SPEC_PATHS)
     paths.append(os.path.join(os.getcwd(), "plugin.spec.yaml"))

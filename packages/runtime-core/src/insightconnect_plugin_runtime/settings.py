@@ -1,0 +1,224 @@
+"""Every environment variable the runtime reads, and the one way each kind of value is parsed.
+
+An operator sets a switch once for a whole container; if two modules read the same word differently
+(``TRACK_WORK=1`` on in one place, off in another) the container does half of what was asked. So
+every distribution reads its variables through :func:`flag`, :func:`number`, :func:`text` and
+:func:`names`, and :data:`VARIABLES` lists them all (the README's "Environment variables" table is
+checked against it).
+
+* A flag is on for ``1``, ``true``, ``yes``, ``on``, ``enabled`` and off for ``0``, ``false``, ``no``,
+  ``off``, ``disabled`` (any case, surrounding blanks ignored). Unset or empty means the default; any
+  other word also means the default, with a warning naming the variable.
+* A number is a decimal (``2``, ``0.5``). Unset or empty means the default; a value that is not a
+  number, is negative, is zero where zero makes no sense (``positive``) or has a fraction where a
+  whole number is needed (``integer``) means the default, with a warning.
+
+Values are read when asked for, not at import, so a test or a launcher can set them late. Public API
+of icon-runtime-core, following semver (docs/extension-points.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "OFF_WORDS",
+    "ON_WORDS",
+    "VARIABLES",
+    "Variable",
+    "flag",
+    "names",
+    "number",
+    "running_in_cloud",
+    "text",
+    "track_work",
+]
+
+log = logging.getLogger("insightconnect_plugin_runtime.settings")
+
+ON_WORDS = frozenset({"1", "true", "yes", "on", "enabled"})
+OFF_WORDS = frozenset({"0", "false", "no", "off", "disabled"})
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: who reads it, what kind of value it takes, its default, its effect."""
+
+    name: str
+    kind: str  # flag, number, text, names
+    default: str
+    reader: str  # the distribution that reads it
+    effect: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "PLUGIN_RUNTIME_ENVIRONMENT",
+        "text",
+        "(unset)",
+        "core",
+        "`cloud`: cloud mode (JSON log lines, cloud metrics, task configuration); anything else: on-prem",
+    ),
+    Variable(
+        "TRACK_WORK",
+        "flag",
+        "on on-prem, off in the cloud",
+        "core, http",
+        "count step work in flight; `/api/v1/admin/status`",
+    ),
+    Variable(
+        "SSL_CERT_FILE", "text", "(unset)", "core, helpers", "CA bundle for trigger event posts and `helper` requests"
+    ),
+    Variable("ICON_RUNTIME_DISPATCH_TIMEOUT", "number", "30", "core", "seconds a trigger event post may take"),
+    Variable(
+        "ICON_RUNTIME_CACHE_DIR", "text", "/workspace/cache/", "core", "where trigger checkpoints and the outbox live"
+    ),
+    Variable("ICON_RUNTIME_FLAG_DIR", "text", "/workspace/tmp/", "core", "where flag files live"),
+    Variable(
+        "ICON_RUNTIME_DISABLED_EXTENSIONS", "names", "(none)", "core", "comma-separated entry-point names not to load"
+    ),
+    Variable(
+        "ICON_RUNTIME_OUTBOX",
+        "flag",
+        "on",
+        "core",
+        "keep trigger events in the outbox until the orchestrator acknowledges them",
+    ),
+    Variable("ICON_RUNTIME_OUTBOX_RETRIES", "number", "5", "core", "retries of one event post after the first attempt"),
+    Variable(
+        "ICON_RUNTIME_OUTBOX_BACKOFF",
+        "number",
+        "0.5",
+        "core",
+        "first retry delay in seconds (doubled per retry, at most 30)",
+    ),
+    Variable("ICON_RUNTIME_OUTBOX_MAX", "number", "10000", "core", "pending events allowed before `send` raises"),
+    Variable(
+        "ICON_RUNTIME_OUTBOX_SEEN", "number", "10000", "core", "acknowledged event keys kept to drop re-emitted events"
+    ),
+    Variable("ICON_RUNTIME_OUTBOX_DEAD_MAX", "number", "10000", "core", "dead letters kept"),
+    Variable(
+        "ICON_RUNTIME_BENCH_NO_PROCESS_MASKING", "flag", "off", "core", "benchmarks only: no process-wide log masking"
+    ),
+    Variable(
+        "ICON_RUNTIME_TEST_KILL_AT",
+        "text",
+        "(unset)",
+        "core",
+        "tests only: `<point>:<n>` kills the process at a trigger delivery point",
+    ),
+    Variable(
+        "otel_tracing",
+        "text",
+        "(unset)",
+        "tracing",
+        "OTLP endpoint spans are exported to (the standard `OTEL_*` variables are OpenTelemetry's own)",
+    ),
+    Variable("CPS_ENDPOINT", "text", "(unset)", "http", "cloud: the config service giving tasks their `custom_config`"),
+    Variable("ICON_RUNTIME_CPS_ATTEMPTS", "number", "3", "http", "config service: attempts per fetch"),
+    Variable("ICON_RUNTIME_CPS_TIMEOUT", "number", "1", "http", "config service: seconds per attempt"),
+    Variable("ICON_RUNTIME_CPS_BACKOFF", "number", "0.25", "http", "config service: first delay between attempts"),
+    Variable("ICON_RUNTIME_CPS_DEADLINE", "number", "4", "http", "config service: seconds for all attempts"),
+    Variable(
+        "GUNICORN_CONFIG_FILE",
+        "text",
+        "(unset)",
+        "http",
+        "JSON file (relative to the working directory) overriding gunicorn settings key by key",
+    ),
+    Variable(
+        "ICON_RUNTIME_FAST_PATH",
+        "flag",
+        "on",
+        "http",
+        "step requests bypass Flask's request cycle when no hook needs it",
+    ),
+    Variable("ICON_RUNTIME_ADMIN", "flag", "on", "http", "`off` removes the admin endpoints (404)"),
+    Variable("ICON_RUNTIME_ADMIN_TOKEN", "text", "(unset)", "http", "bearer token the admin endpoints require"),
+    Variable("ICON_RUNTIME_ADMIN_TOKEN_FILE", "text", "(unset)", "http", "file holding that token (a mounted Secret)"),
+    Variable("ICON_RUNTIME_MAX_WORKERS", "number", "from CPUs and memory", "http", "ceiling of `/api/v1/workers/add`"),
+    Variable(
+        "ICON_RUNTIME_SHUTDOWN_STOPS_SERVER",
+        "flag",
+        "on",
+        "http",
+        "admin shutdown stops gunicorn once step work drained",
+    ),
+    Variable(
+        "ICON_RUNTIME_SHUTDOWN_DELAY",
+        "number",
+        "0",
+        "http",
+        "seconds admin shutdown keeps serving (readiness 503) first",
+    ),
+    Variable("ICON_RUNTIME_MAX_BODY_BYTES", "number", "50331648 (48 MiB)", "http", "largest step request body (413)"),
+    Variable("ICON_RUNTIME_MAX_JSON_DEPTH", "number", "100", "http", "deepest JSON nesting of a body (400)"),
+    Variable("ICON_RUNTIME_MAX_JSON_CONTAINERS", "number", "100000", "http", "most arrays and objects in a body (413)"),
+    Variable("ICON_RUNTIME_MAX_JSON_VALUES", "number", "500000", "http", "most values in a body (413)"),
+    Variable("ICON_RUNTIME_BODY_READ_SECONDS", "number", "30", "http", "seconds a body may take to arrive (408)"),
+    Variable("ICON_RUNTIME_PLUGIN_SPEC", "text", "(unset)", "http", "path of `plugin.spec.yaml`, looked at first"),
+    Variable("PROMETHEUS_MULTIPROC_DIR", "text", "a temporary directory", "http", "where worker metrics are shared"),
+)
+
+
+def _raw(name: str, env: Mapping[str, str] | None) -> str:
+    return str((os.environ if env is None else env).get(name, "") or "").strip()
+
+
+def text(name: str, default: str = "", env: Mapping[str, str] | None = None) -> str:
+    """The variable's value (blanks stripped), or ``default`` when it is unset or empty."""
+    return _raw(name, env) or default
+
+
+def flag(name: str, default: bool, env: Mapping[str, str] | None = None) -> bool:
+    """The variable as a switch (see the module docstring for the words)."""
+    value = _raw(name, env).lower()
+    if not value:
+        return default
+    if value in ON_WORDS:
+        return True
+    if value in OFF_WORDS:
+        return False
+    log.warning("%s=%r is neither on nor off; using %s", name, value, "on" if default else "off")
+    return default
+
+
+def number(
+    name: str,
+    default: float,
+    *,
+    integer: bool = False,
+    positive: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> float:
+    """The variable as a non-negative number (an ``int`` when ``integer``), else ``default``."""
+    value = _raw(name, env)
+    if not value:
+        return default
+    try:
+        parsed: float = int(value) if integer else float(value)
+    except ValueError:
+        log.warning("%s=%r is not a%s number; using %s", name, value, " whole" if integer else "", default)
+        return default
+    if parsed < 0 or (positive and parsed == 0) or parsed != parsed:  # NaN is no number of seconds either
+        log.warning("%s=%r must be %s; using %s", name, value, "above 0" if positive else "0 or more", default)
+        return default
+    return parsed
+
+
+def names(name: str, env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The variable as a comma-separated set of names (blanks and empty items ignored)."""
+    return frozenset(item.strip() for item in _raw(name, env).split(",") if item.strip())
+
+
+def running_in_cloud(env: Mapping[str, str] | None = None) -> bool:
+    """``PLUGIN_RUNTIME_ENVIRONMENT=cloud``: the orchestrator runs the plugin in Rapid7's cloud."""
+    return (os.environ if env is None else env).get("PLUGIN_RUNTIME_ENVIRONMENT") == "cloud"  # exact, as ever
+
+
+def track_work(env: Mapping[str, str] | None = None) -> bool:
+    """``TRACK_WORK``, by default on for on-prem servers and off in the cloud."""
+    return flag("TRACK_WORK", not running_in_cloud(env), env)
