@@ -91,7 +91,6 @@ BACKOFF_CAP_SECONDS = 30.0
 RETRY_AFTER_CAP_SECONDS = 300.0
 
 
-
 def enabled() -> bool:
     return os.environ.get("ICON_RUNTIME_OUTBOX", "on").strip().lower() not in ("off", "0", "false", "no")
 
