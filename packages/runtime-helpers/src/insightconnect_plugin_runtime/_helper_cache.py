@@ -11,7 +11,7 @@ import os
 import time
 from typing import BinaryIO, TextIO
 
-from insightconnect_plugin_runtime._paths import safeguard_and_return_file_path
+from insightconnect_plugin_runtime.paths import safeguard_and_return_file_path
 
 from ._helper_base import logger, public
 

@@ -52,12 +52,12 @@ from typing import Any
 import requests  # noqa: F401
 
 from insightconnect_plugin_runtime import _url_fetch  # noqa: F401
-from insightconnect_plugin_runtime._paths import find_file_in_dir, safeguard_and_return_file_path
 from insightconnect_plugin_runtime.exceptions import (  # noqa: F401 - plugins reach them through here
     APIException,
     PluginException,
     ResponseExceptionData,
 )
+from insightconnect_plugin_runtime.paths import find_file_in_dir, safeguard_and_return_file_path
 
 from . import _helper_cache, _helper_requests, _helper_responses, _helper_text, _helper_urls
 from ._helper_base import HelperError, logger  # noqa: F401 - logger: the module's own, by name
