@@ -49,7 +49,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ._outbox_keys import Emissions, content_hash, run_emissions, supplied_key, text_hash
@@ -114,14 +113,8 @@ def kill_point(point: str) -> None:
 class Outbox(OutboxStore):
     """One trigger's outbox: the stored queue (:class:`OutboxStore`) and its delivery; thread-safe."""
 
-    def __init__(
-        self,
-        path: str,
-        logger: Any = None,
-        trigger_id: str | None = None,
-        mask: Callable[[str], str] | None = None,
-    ) -> None:
-        super().__init__(path, logger=logger, trigger_id=trigger_id, mask=mask)
+    def _configure(self) -> None:
+        super()._configure()
         self.retries = int(_env_number("ICON_RUNTIME_OUTBOX_RETRIES", 5, int))
         self.backoff = min(float(_env_number("ICON_RUNTIME_OUTBOX_BACKOFF", 0.5)), BACKOFF_CAP_SECONDS)
         self.keep_dead = int(_env_number("ICON_RUNTIME_OUTBOX_DEAD_MAX", 10000, int))

@@ -116,13 +116,17 @@ class OutboxStore:
         # Counters live in the file too, so the HTTP server's /metrics can report triggers that run
         # in other processes of the container (see ``outbox_stats``).
         self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        self.emissions: Emissions | None = None
+        self._configure()
+
+    def _configure(self) -> None:
+        """Read the settings from the environment; the delivering subclass adds its own."""
         self.max_pending = int(_env_number("ICON_RUNTIME_OUTBOX_MAX", 10000, int))
         self.keep_acked = int(_env_number("ICON_RUNTIME_OUTBOX_SEEN", 10000, int))
         # Pruning walks the kept keys, so it runs once per tenth of them (at most 1000 acks):
         # the outbox holds at most keep_acked + prune_every acknowledged keys.
         self.prune_every = max(1, min(1000, self.keep_acked // 10))
         self._acks_since_prune = self.prune_every - 1  # prune at the first ack of a run
-        self.emissions: Emissions | None = None
 
     def close(self) -> None:
         with self.lock:
