@@ -34,9 +34,7 @@ OPTIONAL_MODULES = {
     "runtime-testing": {"insightconnect_plugin_runtime.server"},  # via="http": the reference's PluginServer
 }
 #: Known private imports another engineer of issue 18 removes; the lead drops the entry at merge.
-KNOWN_PRIVATE = {
-    "runtime-helpers": "helper.py imports core's _paths (helper.py's split under issue 18 removes it)",
-}
+KNOWN_PRIVATE: dict[str, str] = {}
 
 
 def _modules() -> dict[str, tuple[str, Path]]:

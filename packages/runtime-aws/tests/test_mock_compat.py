@@ -122,3 +122,75 @@ def test_repeated_token_guard_still_stops_a_real_helper() -> None:
     with mock.patch.object(AWSAction, "handle_rest_call", side_effect=[same, dict(same), dict(same)]) as call:
         action.run({})
     assert call.call_count == 2  # the second page repeats the token: no third request
+
+
+# --- patch points written against aws_client reach the private modules -------------------------------------
+
+
+ROLE = {"role_arn": "arn:aws:iam::1:role/r", "external_id": "x", "region": "eu-west-1"}
+
+
+def test_boto3_patched_on_the_module_builds_the_assumed_role_clients() -> None:
+    with mock.patch("insightconnect_plugin_runtime.clients.aws_client.boto3") as boto3:
+        sts = boto3.client.return_value
+        sts.assume_role.return_value = {
+            "Credentials": {"AccessKeyId": "A", "SecretAccessKey": "S", "SessionToken": "T"}
+        }
+        assert AWSAction.try_to_assume_role("ec2", ROLE, {"aws_access_key_id": "K", "verify": False}) is sts
+    first, second = boto3.client.call_args_list
+    assert first == mock.call("sts", aws_access_key_id="K", verify=False, region_name="eu-west-1")
+    assert second == mock.call("ec2", aws_access_key_id="A", aws_secret_access_key="S", aws_session_token="T",
+                               verify=False, region_name="eu-west-1")  # fmt: skip
+
+
+def test_uuid_patched_through_the_module_names_the_role_session() -> None:
+    with (
+        mock.patch("insightconnect_plugin_runtime.clients.aws_client.uuid.uuid4", return_value="fixed"),
+        mock.patch("boto3.client") as client,
+    ):
+        AWSAction.try_to_assume_role("ec2", ROLE, {})
+    client.return_value.assume_role.assert_called_once_with(RoleArn=ROLE["role_arn"], RoleSessionName="fixed",
+                                                            ExternalId="x")  # fmt: skip
+
+
+def test_botocore_patched_on_the_module_is_what_errors_are_mapped_with() -> None:
+    class Refused(Exception):
+        response = {"Error": {"Code": "AccessDenied"}}
+
+    fake = mock.MagicMock()
+    fake.exceptions.ClientError = Refused
+    with mock.patch.object(aws_client, "botocore", fake), mock.patch("boto3.client") as client:
+        client.return_value.assume_role.side_effect = Refused()
+        with pytest.raises(aws_client.PluginException, match="AccessDenied"):
+            AWSAction.try_to_assume_role("ec2", ROLE, {})
+        mapped = aws_client.botocore_error_to_plugin_exception(Refused(), "ec2 run")
+    assert mapped.preset == aws_client.PluginException.Preset.UNAUTHORIZED
+
+
+def test_streaming_body_patched_on_the_module_is_what_output_is_read_as() -> None:
+    class Body:
+        def read(self) -> bytes:
+            return b"abc"
+
+    with mock.patch.object(aws_client, "StreamingBody", Body):
+        assert ActionHelper.fix_output_types({"b": Body()}) == {"b": "YWJj"}
+    assert ActionHelper.fix_output_types({"b": 1.5}) == {"b": "1.5"}
+
+
+def test_run_patched_by_its_dotted_path() -> None:
+    class DescribeInstances(AWSAction):
+        pass
+
+    action = DescribeInstances("d", "d", aws_service="ec2", aws_command="describe_instances")
+    with mock.patch("insightconnect_plugin_runtime.clients.aws_client.AWSAction.run", return_value={"ok": 1}) as run:
+        assert action.run({"x": 1}) == {"ok": 1}
+    run.assert_called_once_with({"x": 1})
+
+
+def test_assume_role_failures_are_logged_under_the_module_name(caplog: pytest.LogCaptureFixture) -> None:
+    with mock.patch("boto3.client") as client, caplog.at_level("ERROR"):
+        client.return_value.assume_role.side_effect = RuntimeError("no")
+        with pytest.raises(aws_client.PluginException):
+            AWSAction.try_to_assume_role("ec2", ROLE, {})
+    client.return_value.close.assert_called_once()
+    assert [record.name for record in caplog.records] == ["insightconnect_plugin_runtime.clients.aws_client"]

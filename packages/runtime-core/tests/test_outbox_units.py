@@ -72,17 +72,23 @@ def test_outbox_switch(monkeypatch, value, on):
     assert _outbox.enabled() is on
 
 
-def test_numbers_from_the_environment(monkeypatch):
-    monkeypatch.setenv("X_N", "3")
-    assert _outbox._env_number("X_N", 5, int) == 3
-    monkeypatch.setenv("X_N", "0")
-    assert _outbox._env_number("X_N", 5, int) == 0
-    monkeypatch.setenv("X_N", "-1")
-    assert _outbox._env_number("X_N", 5, int) == 5
-    monkeypatch.setenv("X_N", "many")
-    assert _outbox._env_number("X_N", 5, int) == 5
-    monkeypatch.delenv("X_N")
-    assert _outbox._env_number("X_N", 0.5) == 0.5
+def test_numbers_from_the_environment(monkeypatch, tmp_path):
+    """Each outbox number comes from its variable; a negative or non-numeric one keeps the default."""
+    for name, value in (("RETRIES", "3"), ("BACKOFF", "0.25"), ("DEAD_MAX", "0"), ("MAX", "7"), ("SEEN", "40")):
+        monkeypatch.setenv(f"ICON_RUNTIME_OUTBOX_{name}", value)
+    box = _outbox.Outbox(str(tmp_path / "a.outbox.sqlite"))
+    assert (box.retries, box.backoff, box.keep_dead, box.max_pending, box.keep_acked) == (3, 0.25, 0, 7, 40)
+    assert box.prune_every == 4
+    box.close()
+    for name, value in (("RETRIES", "-1"), ("BACKOFF", "many"), ("DEAD_MAX", "1.5"), ("MAX", "-3"), ("SEEN", "x")):
+        monkeypatch.setenv(f"ICON_RUNTIME_OUTBOX_{name}", value)
+    box = _outbox.Outbox(str(tmp_path / "b.outbox.sqlite"))
+    assert (box.retries, box.backoff, box.keep_dead, box.max_pending, box.keep_acked) == (5, 0.5, 10000, 10000, 10000)
+    box.close()
+    monkeypatch.setenv("ICON_RUNTIME_OUTBOX_BACKOFF", "9999")
+    box = _outbox.Outbox(str(tmp_path / "c.outbox.sqlite"))
+    assert box.backoff == _outbox.BACKOFF_CAP_SECONDS
+    box.close()
 
 
 def test_kill_point_fires_once_at_the_nth_visit(monkeypatch):
@@ -346,6 +352,19 @@ def test_redrive_queues_dead_letters_behind_the_pending_ones_with_their_keys(out
     assert [(msg["n"], key) for msg, key in sender.posts] == [(3, "k3"), (2, "k2"), (1, "k1")]
 
 
+def test_redrive_replaces_a_stale_row_of_the_same_key(outbox, sleeps):
+    """A dead letter whose key still has an events row (left by a file of an older layout or edited by
+    hand) is queued again in place of that row, not refused by the unique key."""
+    box = outbox()
+    box.send(Script(rejected()), "k1", {"n": 1})
+    box.db.execute("INSERT INTO events (key, msg, acked, created) VALUES ('k1', NULL, 1, 0)")
+    assert box.redrive() == 1
+    assert box.db.execute("SELECT key, acked FROM events").fetchall() == [("k1", 0)]
+    sender = Script()
+    assert box.deliver(sender) == 1
+    assert sender.posts == [({"n": 1}, "k1")]
+
+
 def test_send_enqueues_then_delivers_everything_earlier(outbox, sleeps):
     box = outbox(retries=0)
     with pytest.raises(DispatchError):
@@ -419,6 +438,30 @@ def test_stats_read_the_files_and_skip_what_they_cannot_read(outbox, tmp_path, s
         "pending": 1, "dead_letters": 1, "queued": 3, "sent": 1, "dead_lettered": 1
     }  # fmt: skip
     assert any("broken.outbox.sqlite" in r.getMessage() for r in caplog.records)
+    (warning,) = [r for r in caplog.records if "broken.outbox.sqlite" in r.getMessage()]
+    assert warning.name == "insightconnect_plugin_runtime._outbox"
+
+
+def test_an_outbox_without_a_logger_logs_as_the_outbox(tmp_path, caplog):
+    """Operators filter on the outbox's logger name; it did not change when the module was split."""
+    box = _outbox.Outbox(str(tmp_path / "t.outbox.sqlite"))
+    try:
+        assert box.logger.name == "insightconnect_plugin_runtime._outbox"
+        with caplog.at_level(logging.INFO, logger="insightconnect_plugin_runtime._outbox"):
+            box.enqueue("k", {})
+            box.enqueue("k", {})
+        assert [r.name for r in caplog.records] == ["insightconnect_plugin_runtime._outbox"]
+    finally:
+        box.close()
+
+
+def test_a_counter_not_seen_before_starts_at_zero(monkeypatch):
+    from insightconnect_plugin_runtime import _outbox_store
+
+    monkeypatch.setattr(_outbox_store, "OUTBOX_COUNTERS", dict(_outbox_store.OUTBOX_COUNTERS))
+    _outbox_store._count("new_outcome")
+    _outbox_store._count("new_outcome", 2)
+    assert _outbox_store.outbox_counters()["new_outcome"] == 3
 
 
 def test_stats_of_an_outbox_from_before_dead_letters(tmp_path):
@@ -481,13 +524,20 @@ class Killed(BaseException):
         ("after_ack", "reject", 1, [], 1),
     ],
 )
-def test_each_kill_point_is_where_the_cycle_says(outbox, sleeps, monkeypatch, point, answer, posted, rows, dead):
+def test_each_kill_point_is_where_the_cycle_says(
+    outbox, sleeps, monkeypatch, caplog, point, answer, posted, rows, dead
+):
     monkeypatch.setattr(_outbox, "_KILL_SEEN", {})
     monkeypatch.setenv("ICON_RUNTIME_TEST_KILL_AT", f"{point}:1")
     box = outbox()
     sender = Script(rejected() if answer else None)
-    with mock.patch("os.kill", side_effect=Killed), pytest.raises(Killed):
+    with (
+        mock.patch("os.kill", side_effect=Killed),
+        pytest.raises(Killed),
+        caplog.at_level(logging.WARNING, logger="insightconnect_plugin_runtime._outbox"),
+    ):
         box.send(sender, "k1", {"n": 1})
+    assert f"Test hook: killing the trigger at {point} #1." in [r.getMessage() for r in caplog.records]
     assert len(sender.posts) == posted
     assert box.db.execute("SELECT acked FROM events").fetchall() == rows
     assert len(box.dead_letters()) == dead
@@ -567,3 +617,19 @@ def test_a_bare_file_name_lives_in_the_working_directory(tmp_path, monkeypatch):
 
 def test_pruning_runs_at_most_every_1000_acks(outbox):
     assert outbox(seen=20000).prune_every == 1000
+
+
+def test_every_name_the_outbox_exports_is_the_one_its_parts_define():
+    """``_outbox`` re-exports the keys and the store; callers (trigger, outbox, tests) use it alone."""
+    from insightconnect_plugin_runtime import _outbox_keys, _outbox_store
+
+    assert len(_outbox.__all__) == len(set(_outbox.__all__)) == 18
+    for name in _outbox.__all__:
+        value = getattr(_outbox, name)
+        for part in (_outbox_keys, _outbox_store):
+            if hasattr(part, name):
+                assert getattr(part, name) is value, name
+    assert issubclass(_outbox.Outbox, _outbox_store.OutboxStore)
+    assert _outbox.SUFFIX == ".outbox.sqlite" and _outbox.FILE_MODE == 0o600
+    assert _outbox.COMPANION_SUFFIXES == ("", "-wal", "-shm", "-journal") and _outbox.KEPT_GENERATIONS == 64
+    assert (_outbox.BACKOFF_CAP_SECONDS, _outbox.RETRY_AFTER_CAP_SECONDS) == (30.0, 300.0)

@@ -1,34 +1,11 @@
-"""Path checks shared by trigger state files (core) and the cache helpers (icon-runtime-helpers).
+"""Former home of :mod:`insightconnect_plugin_runtime.paths`, kept for icon-runtime-helpers up to 0.2.
 
-``helper.py`` re-exports these names, so they live here where both distributions can reach them
-without core depending on the helpers distribution.
+Those releases import ``_paths`` and declare ``icon-runtime-core>=0.1,<1``, so every core 0.x keeps
+this module. New code imports the public :mod:`.paths`.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from .paths import PathTraversalError, find_file_in_dir, safeguard_and_return_file_path
 
-
-class PathTraversalError(ValueError):
-    """A file name tried to leave the directory it must stay in."""
-
-
-def safeguard_and_return_file_path(base_dir: str | Path, file_path: str | Path) -> str:
-    """Return ``file_path`` resolved under ``base_dir``; raise ``ValueError`` if it escapes it."""
-    base = Path(base_dir).resolve()
-    candidate = Path(file_path)
-    if not candidate.is_absolute():
-        candidate = base / candidate
-    resolved = candidate.resolve()
-    if resolved != base and not resolved.is_relative_to(base):
-        raise PathTraversalError(
-            f"Refusing file path {str(file_path)!r}: it resolves outside {str(base)!r} (path traversal)."
-        )
-    return str(resolved)
-
-
-def find_file_in_dir(base_dir: str | Path, file_name: str) -> str | None:
-    """Path of ``file_name`` inside ``base_dir`` if it is an existing file, else ``None``."""
-    path = safeguard_and_return_file_path(base_dir, os.path.join(str(base_dir), file_name))
-    return path if os.path.isfile(path) else None
+__all__ = ["PathTraversalError", "find_file_in_dir", "safeguard_and_return_file_path"]

@@ -42,7 +42,7 @@ def stats(cache_dir: str | None = None) -> list[dict[str, Any]]:
 def _outboxes(trigger_id: str | None, cache_dir: str | None) -> list[Any]:
     """Open the existing outboxes (one trigger's, or all); never creates one."""
     from ._outbox import Outbox
-    from ._paths import safeguard_and_return_file_path
+    from .paths import safeguard_and_return_file_path
 
     directory = _cache_dir(cache_dir)
     if trigger_id is not None:

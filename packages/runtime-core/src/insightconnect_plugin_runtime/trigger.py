@@ -24,8 +24,8 @@ import os
 from typing import Any
 
 from . import constants, settings
-from ._paths import safeguard_and_return_file_path
 from .exceptions import PluginException
+from .paths import safeguard_and_return_file_path
 from .step import Step
 from .util import retry_on_exception
 
