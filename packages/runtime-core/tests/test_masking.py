@@ -6,6 +6,7 @@ import base64
 import json
 import traceback
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -410,3 +411,114 @@ def test_a_number_with_three_digits_is_a_secret():
     masker = masker_for({"pin": 100}, {"properties": {"pin": {"type": "integer", "format": "password"}}})
     assert masker.secrets == ("100.0", "100")
     assert masker.mask({"a": 100, "b": 10}) == {"a": MASK, "b": 10}
+
+
+# --- one scan per form before any copy (issue 19) ----------------------------------------------------
+
+from insightconnect_plugin_runtime._masking import _SCAN_IN_PLACE, mask_value  # noqa: E402
+
+SCAN_SECRET = "sc4n-s3cret-value"
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.sampled_from(["plain", "has sc4n-s3cret-value inside", "c2M0bi1zM2NyZXQtdmFsdWU", "sc4n-s3cr", "et-value"]),
+    st.text(max_size=8),
+    st.binary(max_size=8),
+    st.just(b"x sc4n-s3cret-value"),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=3).map(tuple),
+        st.frozensets(st.sampled_from(["ok", "a sc4n-s3cret-value", "b"]), max_size=2),
+        st.dictionaries(st.one_of(st.text(max_size=6), st.just(SCAN_SECRET), st.integers()), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def _as_json(value: Any) -> Any:
+    """Tuples as lists: masking value by value copies a tuple into a list, which JSON cannot tell apart."""
+    if isinstance(value, (list, tuple)):
+        return [_as_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_json(item) for key, item in value.items()}
+    return value
+
+
+@given(_values)
+def test_property_the_scan_first_gives_what_masking_value_by_value_gives(value):
+    masker = SecretMasker([SCAN_SECRET])
+    expected = mask_value(value, masker.mask_text, frozenset(masker.secrets))
+    assert _as_json(masker.mask(value)) == _as_json(expected)
+    if not masker.touches(value):
+        assert masker.mask(value) is value  # nothing to mask: no copy
+
+
+def test_data_without_a_secret_form_is_returned_uncopied_and_never_masked_value_by_value(monkeypatch):
+    masker = SecretMasker([SCAN_SECRET])
+    reply = {"body": {"log": "ok", "output": {"items": [{"id": i, "name": f"item-{i}"} for i in range(10_000)]}}}
+    calls = []
+    monkeypatch.setattr(masker, "mask_text", lambda text: calls.append(text) or text)
+    assert masker.mask(reply) is reply
+    assert masker.mask_envelope(reply) is reply
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": ["x", {"deep": f"... {SCAN_SECRET} ..."}]},
+        {f"key {SCAN_SECRET}": 1},
+        {"set": {f"{SCAN_SECRET}!"}},
+        ("tuple", bytearray(f"bytes {SCAN_SECRET}".encode())),
+        {"large": "x" * _SCAN_IN_PLACE + SCAN_SECRET},
+        {"large at the limit": "x" * (_SCAN_IN_PLACE - len(SCAN_SECRET)) + SCAN_SECRET},
+        {"just under": "x" * (_SCAN_IN_PLACE - len(SCAN_SECRET) - 1) + SCAN_SECRET},
+        [type("Text", (str,), {})(f"a str subclass {SCAN_SECRET}")],
+        [type("Mapping", (dict,), {})({"k": [f"{SCAN_SECRET}"]})],
+        [type("Mapping", (dict,), {})({f"{SCAN_SECRET}": 1, 2: 3})],
+        {1: f"{SCAN_SECRET} under a number key", 2.5: None},
+    ],
+)
+def test_a_form_anywhere_is_found_by_the_scan(value):
+    masker = SecretMasker([SCAN_SECRET])
+    assert masker.touches(value)
+    assert SCAN_SECRET not in repr(masker.mask(value)) and MASK in repr(masker.mask(value))
+
+
+def test_the_scan_does_not_join_neighbouring_strings_into_a_secret():
+    masker = SecretMasker([SCAN_SECRET])
+    halves = ["sc4n-s3cr", "et-value"]
+    assert not masker.touches(halves) and not masker.touches({"sc4n-s3cr": "et-value"})
+    assert not masker.touches({"a": "sc4n-s3cr", "b": "et-value"})
+    assert not masker.touches(["x" * _SCAN_IN_PLACE + "sc4n-s3cr", "et-value"])
+    assert masker.mask(halves) is halves
+
+
+def test_a_number_like_secret_always_masks_value_by_value():
+    """A PIN is matched against numbers as values, which the scan of strings cannot see."""
+    pin = SecretMasker(["4821"])
+    assert pin.touches({"count": 4821}) and pin.touches(["no number here"])
+    assert pin.mask({"count": 4821, "items": [4821.0]}) == {"count": MASK, "items": [MASK]}
+    for looks_numeric in ("1e+16", "-12.5", "1E-7", "sNaN123"):
+        assert SecretMasker([looks_numeric]).touches([])
+    assert not SecretMasker(["48x21"]).touches([48])
+
+
+def test_no_secret_touches_nothing_and_an_empty_value_nothing():
+    assert not NO_MASKER.touches([SCAN_SECRET])
+    masker = SecretMasker([SCAN_SECRET])
+    assert not masker.touches({}) and not masker.touches([]) and not masker.touches(12345)
+    assert not masker.touches(object()) and masker.mask(envelope := {"x": object()}) is envelope
+
+
+def test_a_deep_value_is_scanned_without_recursion():
+    masker = SecretMasker([SCAN_SECRET])
+    deep: Any = "end"
+    for _ in range(50_000):
+        deep = [deep]
+    assert not masker.touches(deep) and masker.mask(deep) is deep
