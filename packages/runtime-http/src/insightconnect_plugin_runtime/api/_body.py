@@ -81,7 +81,7 @@ class BodyReader:
         except UnicodeDecodeError as error:
             raise BodyError(400, f"The request body is not valid UTF-8 (byte {error.start}).") from None
         try:
-            check_json_cost(text, self.limits)
+            check_json_cost(data, self.limits)  # the bytes: structural characters are ASCII
         except LimitExceeded as error:
             raise BodyError(error.status, str(error)) from None
         return text
