@@ -310,7 +310,7 @@ def main() -> int:
     script = work / "post.lua"
     script.write_text(WRK_SCRIPT.replace("{path}", str(SAMPLE / "messages" / "say_hello.json")))
     (work / "hello_app.py").write_text(FLASK_HELLO)
-    ours_venv = our_venv("http-venv", ["runtime-core", "runtime-http"])
+    ours_venv = our_venv("http-venv", ["runtime-core", "runtime-http[fast-json]"])
     # The venv is reused between runs: always install the current sources (no dependency changes).
     sources = [str(REPO / "packages" / name) for name in ("runtime-core", "runtime-http")]
     pip = [str(ours_venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]

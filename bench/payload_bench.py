@@ -5,7 +5,9 @@ schemas shaped like generated ones) from their own virtual environments, in the 
 same messages: once with an empty connection (nothing to mask) and once with a username/password
 credential (the password and ``user:password`` are masked in every reply and log line).
 
-* **HTTP**: each server runs one gunicorn worker (gthread, 4 threads) on 127.0.0.1, so every request
+* **HTTP**: ours with its ``fast-json`` extra (msgspec), ours with the standard library's ``json``
+  (``ICON_RUNTIME_STDLIB_JSON=1``, what an install without the extra gets) and the reference; each
+  server runs one gunicorn worker (gthread, 4 threads) on 127.0.0.1, so every request
   lands on the measured process. Per request: wall time from the first byte sent to the last byte of
   the reply read, and the worker's peak RSS (VmHWM, reset through ``/proc/<pid>/clear_refs`` before the
   request), next to its idle RSS. The servers are loaded in turn, round after round (median).
@@ -92,7 +94,9 @@ class Server:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "PROMETHEUS", "ICON_RUNTIME"))}
         env.pop("PLUGIN_RUNTIME_ENVIRONMENT", None)
-        if self.name == "ours":
+        if self.name.startswith("ours"):
+            if self.name == "ours-stdlib":
+                env["ICON_RUNTIME_STDLIB_JSON"] = "1"
             argv = [str(self.python), str(LAUNCHER), "http", "--bind", "127.0.0.1", "--port", str(self.port)]
             argv += ["--process-workers", "1", "--threads", "4"]
         else:
@@ -183,9 +187,10 @@ def main() -> int:
     )
     ref_python = reference_venv() / "bin" / "python"
     if "http" in ONLY:
-        ours_python = our_venv("http-venv", ["runtime-core", "runtime-http"]) / "bin" / "python"
+        ours_python = our_venv("http-venv", ["runtime-core", "runtime-http[fast-json]"]) / "bin" / "python"
         work = Path(tempfile.mkdtemp(prefix="payload-bench-", dir=WORK))
-        servers = [Server("ours", ours_python, work), Server("reference", ref_python, work)]
+        servers = [Server(name, ours_python, work) for name in ("ours", "ours-stdlib")]
+        servers.append(Server("reference", ref_python, work))
         samples: dict[tuple[str, str], list[dict[str, float]]] = {}
         try:
             for server in servers:
@@ -204,6 +209,9 @@ def main() -> int:
         targets = {("no secret", "ms"): 0.5, ("secret", "ms"): 0.3, ("no secret", "peak_mib"): 0.7,
                    ("secret", "peak_mib"): 0.7}  # fmt: skip
         _print_rows("HTTP POST /api/v1/actions/echo, one worker", http_rows, targets)
+        stdlib_rows = {("ours" if name == "ours-stdlib" else name, case): row for (name, case), row in http_rows.items()
+                       if name != "ours"}  # fmt: skip
+        _print_rows("the same, ours without msgspec (ICON_RUNTIME_STDLIB_JSON=1)", stdlib_rows, targets)
     if "cli" in ONLY:
         ours_python = our_venv("core-venv", ["runtime-core"]) / "bin" / "python"
         pythons = {"ours": ours_python, "reference": ref_python}

@@ -36,6 +36,7 @@ from insightconnect_plugin_runtime.exceptions import ClientException, LoggedExce
 
 from ._admin import UNAUTHORIZED_MESSAGE, WORKER_CEILING_MESSAGE, is_authorized
 from ._body import BodyError, BodyReader
+from ._codec import dumps
 from ._custom_config import ConfigStore
 from ._log import CONTEXT_HEADERS, SERVER_LOGGER
 from ._metrics import Metrics
@@ -366,9 +367,10 @@ class Endpoints:
         return self._reply(reply, status, None)
 
     def _reply(self, reply: Any, status: int, message: Any) -> Response:
+        text: str | bytes
         try:
             if self.encoder is None:
-                text = json.dumps(reply)
+                text = dumps(reply)  # bytes: msgspec for plain data when installed (_codec)
             else:  # the encoder may render values (objects, bytes, numbers) the envelope masking never saw
                 text = self._masker(message).mask_envelope_json(json.dumps(reply, cls=self.encoder))
         except (TypeError, ValueError) as error:
