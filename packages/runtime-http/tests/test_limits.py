@@ -397,3 +397,14 @@ def test_a_large_string_never_reaches_the_exact_count(monkeypatch: pytest.Monkey
     text = json.dumps({"blob": "x" * 1_000_000, "items": [{"id": i} for i in range(200)]})
     check_json_cost(text.encode(), limits(depth=100, containers=1000, values=1000))
     assert seen and max(seen) < 5_000
+
+
+def test_a_bytearray_body_is_translated_slice_by_slice_to_the_same_structure() -> None:
+    slice_ = _limits._SLICE
+    document = {"a": "x" * (slice_ - 9), "b": [{"c": "[" * 3}] * 3, "d": "y" * (2 * slice_ + 5), "e": [[], {}]}
+    body = json.dumps(document).encode()
+    assert len(body) > 3 * slice_
+    assert (
+        _limits.structure(bytearray(body)) == _limits.structure(body) == body.translate(None, _limits._NOT_STRUCTURAL)
+    )
+    assert _limits.structure(bytearray(b"")) == b""

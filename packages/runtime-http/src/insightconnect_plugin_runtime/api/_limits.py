@@ -40,8 +40,11 @@ DEFAULT_MAX_JSON_VALUES = 500_000
 
 #: What ``bytes.translate`` deletes: all but the bytes that shape JSON, or all but the brackets.
 _NOT_STRUCTURAL = bytes(sorted(set(range(256)) - set(b'[]{},"')))
+#: Bytes of a ``bytearray`` body translated at a time.
+_SLICE = 64 * 1024
 _NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
-_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+#: Brackets as signed bytes: +1 opens, -1 (0xff) closes.
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,13 @@ def structure(text: str | bytes | bytearray) -> bytes:
             data = data.replace(b"\\\\", b"")
         if b'\\"' in data:
             data = data.replace(b'\\"', b"")
-    return bytes(data.translate(None, _NOT_STRUCTURAL))
+    if isinstance(data, bytes):
+        return data.translate(None, _NOT_STRUCTURAL)
+    # bytes.translate is half again as fast as bytearray's: copy a slice at a time, not the whole body.
+    view = memoryview(data)
+    return b"".join(
+        [bytes(view[start : start + _SLICE]).translate(None, _NOT_STRUCTURAL) for start in range(0, len(data), _SLICE)]
+    )
 
 
 def cut_strings(shape: bytes) -> bytes:
@@ -113,5 +122,5 @@ def check_json_cost(text: str | bytes | bytearray, limits: RequestLimits) -> Non
 def json_depth(skeleton: str | bytes) -> int:
     """Deepest nesting of the brackets in ``skeleton`` (JSON text with its strings cut out)."""
     data = skeleton.encode("utf-8", "surrogatepass") if isinstance(skeleton, str) else skeleton
-    brackets = data.translate(None, _NOT_BRACKET)
-    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+    steps = data.translate(_DEPTH_STEP, _NOT_BRACKET)
+    return max(accumulate(memoryview(steps).cast("b")), default=0)
