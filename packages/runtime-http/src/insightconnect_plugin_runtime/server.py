@@ -200,11 +200,13 @@ class PluginServer:
         """Run gunicorn until it stops; returns its exit status."""
         from .api._gunicorn import PluginApplication
         from .api._log import gunicorn_logger_class
+        from .api._memory import limit_malloc_arenas
 
         settings = dict(self.settings.gunicorn)
         settings.setdefault("logger_class", gunicorn_logger_class(self.cloud, self.debug))
         self.state.master_pid = os.getpid()
         self._report_invalid_schema_values()
+        limit_malloc_arenas()  # before the fork: the workers' threads share what large requests freed
         # Objects built so far live as long as the server: keep the collector off them (shorter pauses
         # in the workers, fewer copy-on-write pages).
         gc.collect()
