@@ -193,8 +193,10 @@ def main() -> int:
         servers.append(Server("reference", ref_python, work))
         samples: dict[tuple[str, str], list[dict[str, float]]] = {}
         try:
+            first: dict[str, dict[str, float]] = {}
             for server in servers:
                 server.start()
+                first[server.name] = server.measure(bodies["no secret"])  # a fresh worker's first one
                 for body in bodies.values():  # warm: schemas compiled, masker forms derived, pages touched
                     server.measure(body)
             for round_ in range(ROUNDS):
@@ -212,6 +214,12 @@ def main() -> int:
         stdlib_rows = {("ours" if name == "ours-stdlib" else name, case): row for (name, case), row in http_rows.items()
                        if name != "ours"}  # fmt: skip
         _print_rows("the same, ours without msgspec (ICON_RUNTIME_STDLIB_JSON=1)", stdlib_rows, targets)
+        print("\nfirst large request of a fresh worker (no secret): peak RSS above its idle RSS, in MiB and payloads")
+        payload = len(bodies["no secret"]) / 2**20
+        for name, row in first.items():
+            growth = row["peak_mib"] - row["idle_mib"]
+            print(f"  {name:12} idle {row['idle_mib']:6.1f}  peak {row['peak_mib']:6.1f}  +{growth:5.1f} MiB = "
+                  f"{growth / payload:.1f}x the {payload:.1f} MiB message")  # fmt: skip
     if "cli" in ONLY:
         ours_python = our_venv("core-venv", ["runtime-core"]) / "bin" / "python"
         pythons = {"ours": ours_python, "reference": ref_python}
