@@ -65,6 +65,23 @@ def test_key_uses_explicit_cache_key_or_digest():
     assert key({"a": 1}) != key({"a": 2})
 
 
+def test_the_cache_files_connections_by_explicit_key_or_exact_parameters():
+    class Plain(icon.Connection):
+        def connect(self, params):
+            pass
+
+    cache = ConnectionCache(Plain(None))
+    log = logging.getLogger("x")
+    first = cache.get({"a": 1, "b": 2}, log)
+    assert cache.get({"b": 2, "a": 1}, log) is first
+    assert cache.get({"a": 1, "b": 3}, log) is not first
+    shared = cache.get({"connection_cache_key": "k1", "user": "a"}, log)
+    assert cache.get({"connection_cache_key": "k1", "user": "b"}, log) is shared
+    # An explicit key never meets a parameter set whose JSON happens to spell it.
+    lookalike = cache.get({"connection_cache_key": '{"a": 1, "b": 2}'}, log)
+    assert lookalike is not first and len(cache.connections) == 4
+
+
 def test_on_prem_connections_are_cached_per_parameters(plugin):
     plugin.handle_step(_message("m1"))
     plugin.handle_step(_message("m2"))

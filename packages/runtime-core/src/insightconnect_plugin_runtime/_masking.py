@@ -46,13 +46,14 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
-from typing import Any
-from urllib.parse import quote, quote_plus
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 MASK = "********"
 #: Shorter values are too likely to appear by chance in ordinary text to be masked safely.
@@ -96,7 +97,11 @@ def _credential_property_names(schema: dict[str, Any] | None) -> set[str]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+    if isinstance(value, (int, float)):
+        return not isinstance(value, bool)
+    # A Decimal exists only once its module was imported: no import here (it costs a one-shot run).
+    decimal = sys.modules.get("decimal")
+    return decimal is not None and isinstance(value, decimal.Decimal)
 
 
 def _number_texts(value: int | float | Decimal) -> set[str]:
@@ -220,9 +225,17 @@ def _lower_escapes(text: str) -> str:
     return _PERCENT_ESCAPE.sub(lambda match: match.group(0).lower(), text)
 
 
+def _html_escaped(text: str) -> str:
+    """``html.escape(text)`` (quotes included), without importing ``html`` and its entity table."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;").replace("'", "&#x27;")
+
+
 def derived_forms(secret: str) -> set[str]:
     """The secret and the encodings in which it commonly leaks (see the module docstring)."""
     json_escaped = json.dumps(secret)[1:-1]
+    from urllib.parse import quote, quote_plus  # only once there is a secret to derive forms of
+
     url_forms = {quote(secret, safe=""), quote(secret), quote_plus(secret)}
     forms = {
         secret,
@@ -230,7 +243,7 @@ def derived_forms(secret: str) -> set[str]:
         json.dumps(secret, ensure_ascii=False)[1:-1],
         json.dumps(json_escaped)[1:-1],
         repr(secret)[1:-1],
-        html.escape(secret),
+        _html_escaped(secret),
         *url_forms,
         *map(_lower_escapes, url_forms),
     }
