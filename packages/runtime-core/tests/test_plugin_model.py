@@ -229,3 +229,48 @@ def test_missing_sibling_module_names_its_distribution(monkeypatch):
     monkeypatch.setitem(sys.modules, "insightconnect_plugin_runtime.telemetry", None)
     with pytest.raises(ImportError, match="icon-runtime-tracing"):
         _MissingDistributionFinder.find_spec("insightconnect_plugin_runtime.telemetry")
+
+
+def _by_inspect(function):
+    import inspect
+
+    count = 0
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind == parameter.VAR_POSITIONAL:
+            return 99
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+def _wrapped(params, state):
+    return params
+
+
+def test_positional_counts_from_code_objects_match_inspect():
+    import functools
+
+    from insightconnect_plugin_runtime._runner import _positional_count
+
+    @functools.wraps(_wrapped)
+    def decorated(*args, **kwargs):
+        return _wrapped(*args, **kwargs)
+
+    def with_signature(a, b, c):
+        return a
+
+    with_signature.__signature__ = __import__("inspect").signature(lambda x: x)
+    candidates = [
+        lambda: 0,
+        lambda a: a,
+        lambda a, b=1, *, c=2: a,
+        lambda a, /, b, **kw: a,
+        lambda *args: args,
+        lambda a, *args, k=1: a,
+        decorated,
+        with_signature,
+        functools.partial(lambda a, b: a, 1),
+        print,
+    ]
+    for function in candidates:
+        assert _positional_count.__wrapped__(function) == _by_inspect(function), function

@@ -7,7 +7,10 @@ without core depending on the helpers distribution.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class PathTraversalError(ValueError):
@@ -16,6 +19,8 @@ class PathTraversalError(ValueError):
 
 def safeguard_and_return_file_path(base_dir: str | Path, file_path: str | Path) -> str:
     """Return ``file_path`` resolved under ``base_dir``; raise ``ValueError`` if it escapes it."""
+    from pathlib import Path  # imported when a path is checked, not with every trigger module
+
     base = Path(base_dir).resolve()
     candidate = Path(file_path)
     if not candidate.is_absolute():

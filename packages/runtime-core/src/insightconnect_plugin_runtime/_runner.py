@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import json
 import logging
+from types import FunctionType
 from typing import Any
 
 from ._contracts import StepCall
@@ -39,7 +39,6 @@ from .exceptions import (
     StepOutputError,
     UnknownStepError,
 )
-from .metrics import MetricsBuilder
 from .util import is_running_in_cloud
 
 #: message type -> (body key naming the step, Plugin registry attribute, reply type)
@@ -108,9 +107,23 @@ def _accepts_arguments(function: Any) -> int:
         return _positional_count.__wrapped__(underlying) - (1 if bound else 0)
 
 
+_CO_VARARGS = 0x04
+
+
 @functools.lru_cache(maxsize=1024)
 def _positional_count(function: Any) -> int:
     """Positional parameters of a plain function, cached: signatures never change at run time."""
+    if (
+        type(function) is FunctionType
+        and not hasattr(function, "__wrapped__")
+        and not hasattr(function, "__signature__")
+    ):
+        code = function.__code__
+        # A plain function: read its code object (what inspect.signature would; importing inspect
+        # costs a one-shot run more than the step it runs).
+        return 99 if code.co_flags & _CO_VARARGS else int(code.co_argcount)
+    import inspect
+
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
@@ -190,6 +203,8 @@ def build_envelope(
                 "data": repr(ex),
             }
         if is_running_in_cloud() and ex is not None:
+            from .metrics import MetricsBuilder
+
             workflow = plugin.connection.meta.build_workflow(meta)
             body["metrics"] = MetricsBuilder(
                 plugin.name,

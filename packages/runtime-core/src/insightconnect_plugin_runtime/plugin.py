@@ -20,7 +20,6 @@ from .exceptions import (  # noqa: F401 - re-exported names
     PluginException,
     ServerException,
 )
-from .metrics import MetricsBuilder  # noqa: F401 - re-exported name
 from .util import flush_logging_handlers, is_running_in_cloud  # noqa: F401 - re-exported names
 
 message_output_type = {
@@ -197,3 +196,12 @@ class Plugin:
         task_fields = (state, has_more_pages, status_code, error_object)
         reply = (message_type, input_message, log, success, output, error_message, task_fields, ex, is_test)
         return build_envelope(self, *reply)
+
+
+def __getattr__(name: str) -> Any:
+    """``MetricsBuilder`` stays importable from here; its module (dataclasses, inspect) loads on use."""
+    if name == "MetricsBuilder":
+        from .metrics import MetricsBuilder
+
+        return MetricsBuilder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
