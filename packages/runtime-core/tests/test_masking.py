@@ -522,3 +522,94 @@ def test_a_deep_value_is_scanned_without_recursion():
     for _ in range(50_000):
         deep = [deep]
     assert not masker.touches(deep) and masker.mask(deep) is deep
+
+
+def test_touches_answers_with_booleans():
+    masker = SecretMasker([SCAN_SECRET])
+    assert masker.touches({"a": SCAN_SECRET}) is True
+    assert masker.touches({"a": "nothing"}) is False and masker.touches([]) is False
+    assert NO_MASKER.touches(SCAN_SECRET) is False
+    assert SecretMasker(["4821"]).touches([]) is True
+    assert masker.touches([type("Items", (list,), {})([SCAN_SECRET])]) is True
+    assert masker.touches((SCAN_SECRET,)) is True and masker.touches(SCAN_SECRET) is True
+
+
+# --- exact bounds, forms and the reference's entry points (mutation survivors) -------------------
+
+
+def test_the_documented_bounds():
+    assert (MAX_SECRETS, MAX_SECRET_CHARS, MIN_SECRET_LENGTH) == (64, 65_536, 3)
+
+
+def test_identity_fields_of_a_credential_are_not_secrets():
+    schema = {"properties": {"login": {"$ref": "#/definitions/credential_username_password"}}}
+    identity = {"username": "name-one", "user": "name-two", "domain": "corp-domain", "login": "login-x"}
+    connection = {"login": {**identity, "email": "me@example.com", "password": "pass-word-1"}}
+    assert connection_secrets(connection, schema) == ("name-one:pass-word-1", "pass-word-1")
+
+
+def test_base64_cores_are_exactly_the_characters_the_secret_decides():
+    """Each core is in the base64 of every byte string holding the secret at its offset, and no
+    longer core would be: one character more on either side depends on the neighbouring bytes."""
+    import random
+
+    secret = b"s3cr3t/val"
+    forms = derived_forms(secret.decode())
+    rng = random.Random(7)
+    for offset in range(3):
+        texts = [
+            base64.b64encode(rng.randbytes(offset) + secret + rng.randbytes(rng.randrange(3))).decode()
+            for _ in range(40)
+        ]
+        shared = [form for form in forms if all(form in text for text in texts)]
+        longest = max(shared, key=len)
+        start = texts[0].index(longest)
+        assert start == -(-8 * offset // 6)
+        for text in texts:
+            assert text[start : start + len(longest)] == longest
+        wider = {text[max(start - 1, 0) : start + len(longest) + 1] for text in texts}
+        assert len(wider) > 1  # a character more on either side is not decided by the secret
+    plus = derived_forms("\xfb\xff\xfe-secret")  # bytes whose base64 holds "+" and "/"
+    standard = [form for form in plus if "+" in form or "/" in form]
+    assert standard and all(form.replace("+", "-").replace("/", "_") in plus for form in standard)
+
+
+def test_a_non_ascii_secret_with_a_quote_is_masked_in_raw_json():
+    secret = 'pä"ssw0rd'
+    leak = json.dumps(secret, ensure_ascii=False)[1:-1]
+    assert SecretMasker([secret]).mask_text(f"<{leak}>") == f"<{MASK}>"
+    assert SecretMasker([secret]).mask_text(f"<{json.dumps(secret)[1:-1]}>") == f"<{MASK}>"
+
+
+def test_count_percentage_leak_finds_the_longest_leaked_prefix():
+    assert OutputMasker.count_percentage_leak("abcdef", "xxabcdxx") == ("abcd", 4 / 6)
+    assert OutputMasker.count_percentage_leak("ab", "xa") == ("a", 0.5)
+    assert OutputMasker.count_percentage_leak("ab", "zz") == ("", 0.0)
+    assert OutputMasker.count_percentage_leak("", "abc") == ("", 0.0)
+
+
+def test_mask_str_in_dict_masks_long_prefixes_of_the_secret():
+    masked = OutputMasker.mask_str_in_dict("supersecretvalue", {"a": ["xx supersecretvalu yy"], "b": 3})
+    assert masked == {"a": [f"xx {MASK} yy"], "b": 3}
+    assert OutputMasker.mask_str_in_dict("supersecretvalue", {"a": "super only"}) == {"a": "super only"}
+
+
+def test_extract_connection_values_by_given_keys_walks_nested_objects():
+    connection = {"outer": {"password": "p1", "inner": {"password": "p0", "other": "x"}}, "password": "p2"}
+    assert OutputMasker.extract_connection_values(connection, ["password"]) == ["p0", "p1", "p2"]
+    assert OutputMasker.extract_connection_values(connection, ["missing"]) == []
+
+
+def test_subclassed_texts_do_not_end_the_walk():
+    masker = SecretMasker([SCAN_SECRET])
+    text = type("Text", (str,), {})
+    assert masker.touches([{"k": SCAN_SECRET}, text("plain")]) is True
+    assert masker.touches([{"k": SCAN_SECRET}, bytearray(b"plain")]) is True
+    assert masker.touches([{"k": SCAN_SECRET}, object()]) is True
+
+
+def test_every_html_escape_is_a_form():
+    import html
+
+    secret = "a'b<c>d\"e&f"
+    assert SecretMasker([secret]).mask_text(f"<p>{html.escape(secret)}</p>") == f"<p>{MASK}</p>"

@@ -50,10 +50,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from decimal import Decimal
+from typing import Any
 
 MASK = "********"
 #: Shorter values are too likely to appear by chance in ordinary text to be masked safely.
@@ -104,7 +101,7 @@ def _is_number(value: Any) -> bool:
     return decimal is not None and isinstance(value, decimal.Decimal)
 
 
-def _number_texts(value: int | float | Decimal) -> set[str]:
+def _number_texts(value: Any) -> set[str]:
     """How a number renders: its own text, and for an integral value its integer and float texts
     (a PIN ``48213`` shows up as ``48213.0`` once something converted it to ``float``)."""
     try:
@@ -406,8 +403,6 @@ class SecretMasker:
         if self._numeric:
             return True
         texts = _texts_in(value)
-        if not texts:
-            return False
         # Large strings are scanned where they are; the small ones once, joined (no copy of the large).
         small = "\0".join(text for text in texts if len(text) < _SCAN_IN_PLACE)
         large = [text for text in texts if len(text) >= _SCAN_IN_PLACE]
