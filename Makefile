@@ -50,6 +50,7 @@ bench: env  ## import, one-shot, HTTP and tracing figures against the reference 
 	"$$($(HATCH) env find default)/bin/python" bench/http_bench.py
 	"$$($(HATCH) env find default)/bin/python" bench/tracing_bench.py
 	"$$($(HATCH) env find default)/bin/python" bench/hostile_bench.py
+	"$$($(HATCH) env find default)/bin/python" bench/payload_bench.py
 
 compat: env  ## run public plugins' unit tests against our packages (needs ICP_MIRROR); names the failures that compare preset wording
 	@mkdir -p .work

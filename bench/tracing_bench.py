@@ -56,8 +56,10 @@ def main() -> int:
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{sink.server_address[1]}/v1/traces"
-    absent = our_venv("http-venv", ["runtime-core", "runtime-http"]) / "bin" / "python"
-    traced = our_venv("traced-venv", ["runtime-core", "runtime-http", "runtime-tracing[otlp]"]) / "bin" / "python"
+    absent = our_venv("http-venv", ["runtime-core", "runtime-http[fast-json]"]) / "bin" / "python"
+    traced = (
+        our_venv("traced-venv", ["runtime-core", "runtime-http[fast-json]", "runtime-tracing[otlp]"]) / "bin" / "python"
+    )
     work = Path(tempfile.mkdtemp(prefix="tracing-bench-"))
     script = work / "post.lua"
     (work / "message.json").write_bytes(MESSAGE)

@@ -94,3 +94,28 @@ def test_help_lists_extension_commands(extension, capsys):
 def test_an_unknown_command_is_a_usage_error_without_extensions():
     cli, _ = _cli(["shout"])
     assert cli.main() == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["run"], ("run", False)), (["test"], ("test", False)), (["--debug", "run"], ("run", True))],
+)
+def test_run_and_test_skip_the_argument_parser(monkeypatch, args, expected):
+    """A one-shot run does not import and build argparse's parser; what it runs is the same."""
+    calls = []
+    monkeypatch.setattr(CLI, "_parser", lambda self: (_ for _ in ()).throw(AssertionError("parser built")))
+    monkeypatch.setattr(
+        CLI, "execute_step", lambda self, is_test, is_debug, msg: calls.append((is_test, is_debug)) or 0
+    )
+    assert CLI(insightconnect_plugin_runtime.Plugin(name="p"), args).main() == 0
+    assert calls == [(expected[0] == "test", expected[1])]
+
+
+@pytest.mark.parametrize("args", [["run", "--debug"], ["run", "extra"], ["--debug", "--debug", "run"], ["runs"]])
+def test_anything_else_goes_through_the_parser(monkeypatch, args):
+    built = []
+    real = CLI._parser
+    monkeypatch.setattr(CLI, "_parser", lambda self: built.append(1) or real(self))
+    monkeypatch.setattr(CLI, "execute_step", lambda self, is_test, is_debug, msg: 0)
+    code = CLI(insightconnect_plugin_runtime.Plugin(name="p"), args).main()
+    assert built and (code == 2 or args == ["--debug", "--debug", "run"])

@@ -6,6 +6,7 @@ import base64
 import json
 import traceback
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -410,3 +411,205 @@ def test_a_number_with_three_digits_is_a_secret():
     masker = masker_for({"pin": 100}, {"properties": {"pin": {"type": "integer", "format": "password"}}})
     assert masker.secrets == ("100.0", "100")
     assert masker.mask({"a": 100, "b": 10}) == {"a": MASK, "b": 10}
+
+
+# --- one scan per form before any copy (issue 19) ----------------------------------------------------
+
+from insightconnect_plugin_runtime._masking import _SCAN_IN_PLACE, mask_value  # noqa: E402
+
+SCAN_SECRET = "sc4n-s3cret-value"
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.sampled_from(["plain", "has sc4n-s3cret-value inside", "c2M0bi1zM2NyZXQtdmFsdWU", "sc4n-s3cr", "et-value"]),
+    st.text(max_size=8),
+    st.binary(max_size=8),
+    st.just(b"x sc4n-s3cret-value"),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=3).map(tuple),
+        st.frozensets(st.sampled_from(["ok", "a sc4n-s3cret-value", "b"]), max_size=2),
+        st.dictionaries(st.one_of(st.text(max_size=6), st.just(SCAN_SECRET), st.integers()), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def _as_json(value: Any) -> Any:
+    """Tuples as lists: masking value by value copies a tuple into a list, which JSON cannot tell apart."""
+    if isinstance(value, (list, tuple)):
+        return [_as_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_json(item) for key, item in value.items()}
+    return value
+
+
+@given(_values)
+def test_property_the_scan_first_gives_what_masking_value_by_value_gives(value):
+    masker = SecretMasker([SCAN_SECRET])
+    expected = mask_value(value, masker.mask_text, frozenset(masker.secrets))
+    assert _as_json(masker.mask(value)) == _as_json(expected)
+    if not masker.touches(value):
+        assert masker.mask(value) is value  # nothing to mask: no copy
+
+
+def test_data_without_a_secret_form_is_returned_uncopied_and_never_masked_value_by_value(monkeypatch):
+    masker = SecretMasker([SCAN_SECRET])
+    reply = {"body": {"log": "ok", "output": {"items": [{"id": i, "name": f"item-{i}"} for i in range(10_000)]}}}
+    calls = []
+    monkeypatch.setattr(masker, "mask_text", lambda text: calls.append(text) or text)
+    assert masker.mask(reply) is reply
+    assert masker.mask_envelope(reply) is reply
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": ["x", {"deep": f"... {SCAN_SECRET} ..."}]},
+        {f"key {SCAN_SECRET}": 1},
+        {"set": {f"{SCAN_SECRET}!"}},
+        ("tuple", bytearray(f"bytes {SCAN_SECRET}".encode())),
+        {"large": "x" * _SCAN_IN_PLACE + SCAN_SECRET},
+        {"large at the limit": "x" * (_SCAN_IN_PLACE - len(SCAN_SECRET)) + SCAN_SECRET},
+        {"just under": "x" * (_SCAN_IN_PLACE - len(SCAN_SECRET) - 1) + SCAN_SECRET},
+        [type("Text", (str,), {})(f"a str subclass {SCAN_SECRET}")],
+        [type("Mapping", (dict,), {})({"k": [f"{SCAN_SECRET}"]})],
+        [type("Mapping", (dict,), {})({f"{SCAN_SECRET}": 1, 2: 3})],
+        {1: f"{SCAN_SECRET} under a number key", 2.5: None},
+    ],
+)
+def test_a_form_anywhere_is_found_by_the_scan(value):
+    masker = SecretMasker([SCAN_SECRET])
+    assert masker.touches(value)
+    assert SCAN_SECRET not in repr(masker.mask(value)) and MASK in repr(masker.mask(value))
+
+
+def test_the_scan_does_not_join_neighbouring_strings_into_a_secret():
+    masker = SecretMasker([SCAN_SECRET])
+    halves = ["sc4n-s3cr", "et-value"]
+    assert not masker.touches(halves) and not masker.touches({"sc4n-s3cr": "et-value"})
+    assert not masker.touches({"a": "sc4n-s3cr", "b": "et-value"})
+    assert not masker.touches(["x" * _SCAN_IN_PLACE + "sc4n-s3cr", "et-value"])
+    assert masker.mask(halves) is halves
+
+
+def test_a_number_like_secret_always_masks_value_by_value():
+    """A PIN is matched against numbers as values, which the scan of strings cannot see."""
+    pin = SecretMasker(["4821"])
+    assert pin.touches({"count": 4821}) and pin.touches(["no number here"])
+    assert pin.mask({"count": 4821, "items": [4821.0]}) == {"count": MASK, "items": [MASK]}
+    for looks_numeric in ("1e+16", "-12.5", "1E-7", "sNaN123"):
+        assert SecretMasker([looks_numeric]).touches([])
+    assert not SecretMasker(["48x21"]).touches([48])
+
+
+def test_no_secret_touches_nothing_and_an_empty_value_nothing():
+    assert not NO_MASKER.touches([SCAN_SECRET])
+    masker = SecretMasker([SCAN_SECRET])
+    assert not masker.touches({}) and not masker.touches([]) and not masker.touches(12345)
+    assert not masker.touches(object()) and masker.mask(envelope := {"x": object()}) is envelope
+
+
+def test_a_deep_value_is_scanned_without_recursion():
+    masker = SecretMasker([SCAN_SECRET])
+    deep: Any = "end"
+    for _ in range(50_000):
+        deep = [deep]
+    assert not masker.touches(deep) and masker.mask(deep) is deep
+
+
+def test_touches_answers_with_booleans():
+    masker = SecretMasker([SCAN_SECRET])
+    assert masker.touches({"a": SCAN_SECRET}) is True
+    assert masker.touches({"a": "nothing"}) is False and masker.touches([]) is False
+    assert NO_MASKER.touches(SCAN_SECRET) is False
+    assert SecretMasker(["4821"]).touches([]) is True
+    assert masker.touches([type("Items", (list,), {})([SCAN_SECRET])]) is True
+    assert masker.touches((SCAN_SECRET,)) is True and masker.touches(SCAN_SECRET) is True
+
+
+# --- exact bounds, forms and the reference's entry points (mutation survivors) -------------------
+
+
+def test_the_documented_bounds():
+    assert (MAX_SECRETS, MAX_SECRET_CHARS, MIN_SECRET_LENGTH) == (64, 65_536, 3)
+
+
+def test_identity_fields_of_a_credential_are_not_secrets():
+    schema = {"properties": {"login": {"$ref": "#/definitions/credential_username_password"}}}
+    identity = {"username": "name-one", "user": "name-two", "domain": "corp-domain", "login": "login-x"}
+    connection = {"login": {**identity, "email": "me@example.com", "password": "pass-word-1"}}
+    assert connection_secrets(connection, schema) == ("name-one:pass-word-1", "pass-word-1")
+
+
+def test_base64_cores_are_exactly_the_characters_the_secret_decides():
+    """Each core is in the base64 of every byte string holding the secret at its offset, and no
+    longer core would be: one character more on either side depends on the neighbouring bytes."""
+    import random
+
+    secret = b"s3cr3t/val"
+    forms = derived_forms(secret.decode())
+    rng = random.Random(7)
+    for offset in range(3):
+        texts = [
+            base64.b64encode(rng.randbytes(offset) + secret + rng.randbytes(rng.randrange(3))).decode()
+            for _ in range(40)
+        ]
+        shared = [form for form in forms if all(form in text for text in texts)]
+        longest = max(shared, key=len)
+        start = texts[0].index(longest)
+        assert start == -(-8 * offset // 6)
+        for text in texts:
+            assert text[start : start + len(longest)] == longest
+        wider = {text[max(start - 1, 0) : start + len(longest) + 1] for text in texts}
+        assert len(wider) > 1  # a character more on either side is not decided by the secret
+    plus = derived_forms("\xfb\xff\xfe-secret")  # bytes whose base64 holds "+" and "/"
+    standard = [form for form in plus if "+" in form or "/" in form]
+    assert standard and all(form.replace("+", "-").replace("/", "_") in plus for form in standard)
+
+
+def test_a_non_ascii_secret_with_a_quote_is_masked_in_raw_json():
+    secret = 'pä"ssw0rd'
+    leak = json.dumps(secret, ensure_ascii=False)[1:-1]
+    assert SecretMasker([secret]).mask_text(f"<{leak}>") == f"<{MASK}>"
+    assert SecretMasker([secret]).mask_text(f"<{json.dumps(secret)[1:-1]}>") == f"<{MASK}>"
+
+
+def test_count_percentage_leak_finds_the_longest_leaked_prefix():
+    assert OutputMasker.count_percentage_leak("abcdef", "xxabcdxx") == ("abcd", 4 / 6)
+    assert OutputMasker.count_percentage_leak("ab", "xa") == ("a", 0.5)
+    assert OutputMasker.count_percentage_leak("ab", "zz") == ("", 0.0)
+    assert OutputMasker.count_percentage_leak("", "abc") == ("", 0.0)
+
+
+def test_mask_str_in_dict_masks_long_prefixes_of_the_secret():
+    masked = OutputMasker.mask_str_in_dict("supersecretvalue", {"a": ["xx supersecretvalu yy"], "b": 3})
+    assert masked == {"a": [f"xx {MASK} yy"], "b": 3}
+    assert OutputMasker.mask_str_in_dict("supersecretvalue", {"a": "super only"}) == {"a": "super only"}
+
+
+def test_extract_connection_values_by_given_keys_walks_nested_objects():
+    connection = {"outer": {"password": "p1", "inner": {"password": "p0", "other": "x"}}, "password": "p2"}
+    assert OutputMasker.extract_connection_values(connection, ["password"]) == ["p0", "p1", "p2"]
+    assert OutputMasker.extract_connection_values(connection, ["missing"]) == []
+
+
+def test_subclassed_texts_do_not_end_the_walk():
+    masker = SecretMasker([SCAN_SECRET])
+    text = type("Text", (str,), {})
+    assert masker.touches([{"k": SCAN_SECRET}, text("plain")]) is True
+    assert masker.touches([{"k": SCAN_SECRET}, bytearray(b"plain")]) is True
+    assert masker.touches([{"k": SCAN_SECRET}, object()]) is True
+
+
+def test_every_html_escape_is_a_form():
+    import html
+
+    secret = "a'b<c>d\"e&f"
+    assert SecretMasker([secret]).mask_text(f"<p>{html.escape(secret)}</p>") == f"<p>{MASK}</p>"

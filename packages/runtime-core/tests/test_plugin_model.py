@@ -65,6 +65,23 @@ def test_key_uses_explicit_cache_key_or_digest():
     assert key({"a": 1}) != key({"a": 2})
 
 
+def test_the_cache_files_connections_by_explicit_key_or_exact_parameters():
+    class Plain(icon.Connection):
+        def connect(self, params):
+            pass
+
+    cache = ConnectionCache(Plain(None))
+    log = logging.getLogger("x")
+    first = cache.get({"a": 1, "b": 2}, log)
+    assert cache.get({"b": 2, "a": 1}, log) is first
+    assert cache.get({"a": 1, "b": 3}, log) is not first
+    shared = cache.get({"connection_cache_key": "k1", "user": "a"}, log)
+    assert cache.get({"connection_cache_key": "k1", "user": "b"}, log) is shared
+    # An explicit key never meets a parameter set whose JSON happens to spell it.
+    lookalike = cache.get({"connection_cache_key": '{"a": 1, "b": 2}'}, log)
+    assert lookalike is not first and len(cache.connections) == 4
+
+
 def test_on_prem_connections_are_cached_per_parameters(plugin):
     plugin.handle_step(_message("m1"))
     plugin.handle_step(_message("m2"))
@@ -212,3 +229,48 @@ def test_missing_sibling_module_names_its_distribution(monkeypatch):
     monkeypatch.setitem(sys.modules, "insightconnect_plugin_runtime.telemetry", None)
     with pytest.raises(ImportError, match="icon-runtime-tracing"):
         _MissingDistributionFinder.find_spec("insightconnect_plugin_runtime.telemetry")
+
+
+def _by_inspect(function):
+    import inspect
+
+    count = 0
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind == parameter.VAR_POSITIONAL:
+            return 99
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+def _wrapped(params, state):
+    return params
+
+
+def test_positional_counts_from_code_objects_match_inspect():
+    import functools
+
+    from insightconnect_plugin_runtime._runner import _positional_count
+
+    @functools.wraps(_wrapped)
+    def decorated(*args, **kwargs):
+        return _wrapped(*args, **kwargs)
+
+    def with_signature(a, b, c):
+        return a
+
+    with_signature.__signature__ = __import__("inspect").signature(lambda x: x)
+    candidates = [
+        lambda: 0,
+        lambda a: a,
+        lambda a, b=1, *, c=2: a,
+        lambda a, /, b, **kw: a,
+        lambda *args: args,
+        lambda a, *args, k=1: a,
+        decorated,
+        with_signature,
+        functools.partial(lambda a, b: a, 1),
+        print,
+    ]
+    for function in candidates:
+        assert _positional_count.__wrapped__(function) == _by_inspect(function), function

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from insightconnect_plugin_runtime.api import _limits
 from insightconnect_plugin_runtime.api._body import BodyError, BodyReader
@@ -177,14 +180,13 @@ def test_limits_cannot_be_changed_after_start() -> None:
         given.max_json_depth = 10**6  # type: ignore[misc]
 
 
-class _MustNotRun:
-    def sub(self, *args: object) -> str:
-        raise AssertionError("the exact scan ran although the raw count was within every limit")
+def _must_not_run(shape: bytes) -> bytes:
+    raise AssertionError("the exact scan ran although the raw count was within every limit")
 
 
 def test_the_exact_scan_is_skipped_when_the_raw_count_is_within_every_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """Almost every real message: parsed at once, with no copy of its text."""
-    monkeypatch.setattr(_limits, "_STRING", _MustNotRun())
+    monkeypatch.setattr(_limits, "cut_strings", _must_not_run)
     text = '[{"a": [1, 2]}, "[{"]'  # raw: 5 opening brackets, 2 commas; exact: 3 containers
     check_json_cost(text, limits(depth=5, containers=5, values=2 + 5 + 1))
     with pytest.raises(AssertionError, match="exact scan ran"):
@@ -320,3 +322,89 @@ def test_a_chunked_body_is_not_given_a_buffer_of_the_limit() -> None:
 
 def test_a_body_shorter_than_declared_is_cut_to_what_arrived() -> None:
     assert reader().read(_Trickle(b"abc", 2), 9) == b"abc"
+
+
+# --- the structure is measured on the bytes, without a regular expression over the strings (issue 19) -
+
+
+_ORACLE_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+
+
+def _oracle(text: str) -> tuple[int, int, int]:
+    """Containers, values and depth counted on the text with its strings cut out by the regular
+    expression, as they were before the byte-level pass."""
+    skeleton = _ORACLE_STRING.sub("", text)
+    containers = skeleton.count("[") + skeleton.count("{")
+    depth = 0
+    deepest = 0
+    for char in skeleton:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return containers, skeleton.count(",") + containers + 1, deepest
+
+
+_tricky_text = st.text(alphabet=st.sampled_from(list('ab[]{},:"\\/é\u2028\x00\n') + ["\U0001f600"]), max_size=12)
+_documents = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _tricky_text),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_tricky_text, inner, max_size=4)),
+    max_leaves=25,
+)
+
+
+@given(_documents, st.booleans())
+def test_property_counts_on_the_bytes_equal_counts_on_the_text(document: object, ascii_only: bool) -> None:
+    text = json.dumps(document, ensure_ascii=ascii_only)
+    containers, values, depth = _oracle(text)
+    shape = _limits.structure(text.encode())
+    skeleton = _limits.cut_strings(shape)
+    assert skeleton.count(b"[") + skeleton.count(b"{") == containers
+    assert skeleton.count(b",") + containers + 1 == values
+    assert json_depth(skeleton) == depth
+    assert _limits.structure(text) == shape  # text or its UTF-8 bytes: the same structure
+    at_the_limits = limits(depth=max(depth, 1), containers=max(containers, 1), values=values)
+    check_json_cost(text.encode(), at_the_limits)
+    if containers:
+        assert refusal(text, dataclasses.replace(at_the_limits, max_json_containers=containers - 1)).status == 413
+    assert refusal(text, dataclasses.replace(at_the_limits, max_json_values=values - 1)).status == 413
+    if depth > 1:
+        tighter = dataclasses.replace(at_the_limits, max_json_depth=depth - 1)
+        assert refusal(text, tighter).status == 400
+
+
+def test_escapes_are_cut_before_the_strings_are():
+    """An escaped quote is no string end; brackets inside strings stay until the exact count."""
+    shape = _limits.structure(b'["a\\\\", "b\\"[", "c\\\\\\"{"]')
+    assert shape == b'["","[","{"]'
+    assert _limits.cut_strings(shape) == b"[,,]"
+    assert _limits.cut_strings(b'[",]"') == b"["  # an unterminated string runs to the end
+    assert _limits.structure('{"k": "\\n\\t\\u005b"}') == b'{""""}'
+    assert _limits.structure(bytearray(b"[1, 2]")) == b"[,]"
+
+
+def test_a_large_string_never_reaches_the_exact_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the brackets, commas and quotes are split and counted, never a string's content."""
+    seen: list[int] = []
+    real = _limits.cut_strings
+
+    def measured(shape: bytes) -> bytes:
+        seen.append(len(shape))
+        return real(shape)
+
+    monkeypatch.setattr(_limits, "cut_strings", measured)
+    text = json.dumps({"blob": "x" * 1_000_000, "items": [{"id": i} for i in range(200)]})
+    check_json_cost(text.encode(), limits(depth=100, containers=1000, values=1000))
+    assert seen and max(seen) < 5_000
+
+
+def test_a_bytearray_body_is_translated_slice_by_slice_to_the_same_structure() -> None:
+    slice_ = _limits._SLICE
+    document = {"a": "x" * (slice_ - 9), "b": [{"c": "[" * 3}] * 3, "d": "y" * (2 * slice_ + 5), "e": [[], {}]}
+    body = json.dumps(document).encode()
+    assert len(body) > 3 * slice_
+    assert (
+        _limits.structure(bytearray(body)) == _limits.structure(body) == body.translate(None, _limits._NOT_STRUCTURAL)
+    )
+    assert _limits.structure(bytearray(b"")) == b""

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     import argparse
@@ -41,19 +40,71 @@ GROUP_SERVER_HOOKS = "insightconnect_plugin_runtime.server_hooks"
 GROUP_CLI_COMMANDS = "insightconnect_plugin_runtime.cli_commands"
 
 
-@dataclass
-class ServerOptions:
+_REQUIRED: Any = object()
+
+
+class _Record:
+    """Fields with defaults, a positional-or-keyword constructor, equality and ``repr``: what
+    ``@dataclass`` gave these classes, without importing ``dataclasses`` (and with it ``inspect``),
+    which cost a one-shot run more than its step. A ``dict`` default is a new dict per instance."""
+
+    _fields: ClassVar[tuple[tuple[str, Any], ...]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = [name for name, _ in self._fields]
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
+        unknown = set(kwargs) - set(names)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(unknown)}")
+        for (name, default), index in zip(self._fields, range(len(names)), strict=True):
+            if index < len(args):
+                if name in kwargs:
+                    raise TypeError(f"{type(self).__name__} got two values for {name!r}")
+                value = args[index]
+            elif name in kwargs:
+                value = kwargs[name]
+            elif default is _REQUIRED:
+                raise TypeError(f"{type(self).__name__} needs {name!r}")
+            else:
+                value = {} if type(default) is dict else default
+            setattr(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name, _ in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value (as a dataclass)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self._fields)
+        return f"{type(self).__name__}({shown})"
+
+
+class ServerOptions(_Record):
     """What ``bin/<plugin> http`` was asked for; the server maps it onto gunicorn settings."""
 
-    port: int = 10001
-    workers: int = 1
-    threads: int = 4
-    worker_class: str = "sync"
-    worker_connections: int = 200
-    graceful_timeout: int = 30
-    debug: bool = False
-    bind_host: str = "0.0.0.0"
-    extra: dict[str, Any] = field(default_factory=dict)
+    port: int
+    workers: int
+    threads: int
+    worker_class: str
+    worker_connections: int
+    graceful_timeout: int
+    debug: bool
+    bind_host: str
+    extra: dict[str, Any]
+    _fields = (
+        ("port", 10001),
+        ("workers", 1),
+        ("threads", 4),
+        ("worker_class", "sync"),
+        ("worker_connections", 200),
+        ("graceful_timeout", 30),
+        ("debug", False),
+        ("bind_host", "0.0.0.0"),
+        ("extra", {}),
+    )
 
     @classmethod
     def from_namespace(cls, args: argparse.Namespace) -> ServerOptions:
@@ -74,26 +125,38 @@ _FLAG_FOR_OPTION = {
 }
 
 
-@dataclass
-class StepCall:
+class StepCall(_Record):
     """One execution of a step, as the step hooks see it.
 
     ``kind`` is ``action``, ``trigger``, ``task`` or ``connection_test``. ``carrier`` holds incoming
     transport headers (``traceparent``...) when the step was started over HTTP. Hooks must not raise.
+    ``masker`` is the execution's ``SecretMasker``: hooks apply ``masker.mask_text`` /
+    ``masker.mask`` to anything they record (error messages, stack traces, URLs), so secrets never
+    reach a span.
     """
 
     plugin: Any
     kind: str
     name: str
     message: Mapping[str, Any]
-    is_test: bool = False
-    carrier: Mapping[str, str] = field(default_factory=dict)
-    status: str = "running"
-    error: BaseException | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    #: The execution's ``SecretMasker``: hooks apply ``masker.mask_text`` / ``masker.mask`` to
-    #: anything they record (error messages, stack traces, URLs), so secrets never reach a span.
-    masker: Any = None
+    is_test: bool
+    carrier: Mapping[str, str]
+    status: str
+    error: BaseException | None
+    attributes: dict[str, Any]
+    masker: Any
+    _fields = (
+        ("plugin", _REQUIRED),
+        ("kind", _REQUIRED),
+        ("name", _REQUIRED),
+        ("message", _REQUIRED),
+        ("is_test", False),
+        ("carrier", {}),
+        ("status", "running"),
+        ("error", None),
+        ("attributes", {}),
+        ("masker", None),
+    )
 
 
 class StepHook(Protocol):

@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._masking import NO_MASKER, SecretMasker
@@ -36,14 +35,21 @@ _REQUEST_CONTEXT = frozenset({"request_id", "org_id", "int_id", "request_path"})
 _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
-@dataclass
 class Execution:
-    """Log capture of one step execution."""
+    """Log capture of one step execution (a plain class: ``dataclasses`` imports ``inspect``, which
+    costs a one-shot run more than its step)."""
 
-    level: int = logging.INFO
-    masker: SecretMasker = NO_MASKER
-    buffer: io.StringIO = field(default_factory=io.StringIO)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(
+        self,
+        level: int = logging.INFO,
+        masker: SecretMasker = NO_MASKER,
+        buffer: io.StringIO | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        self.level = level
+        self.masker = masker
+        self.buffer = buffer if buffer is not None else io.StringIO()
+        self.lock = lock if lock is not None else threading.Lock()
 
     def write(self, text: str) -> None:
         with self.lock:

@@ -34,19 +34,23 @@ one large regular expression), and the secrets taken from one connection are bou
 :data:`MAX_SECRETS` and :data:`MAX_SECRET_CHARS`. The forms are derived lazily, on the first text
 masked, and cached per set of secrets. A connection past the bound is flagged (``overflow``); the
 runner then refuses the request with a 400 before any step code runs (see ``_runner``).
+
+Masking data (a reply of 10,000 objects) first asks whether anything would change: its strings, keys
+and bytes are gathered in one walk and each form is looked for once over all of them (one scan per
+form, not one per form per value), and the data is returned as it is, uncopied, when no form occurs.
+Only then, or when a secret could be a number's text (a PIN: numbers are compared as values, which
+the scan of strings cannot see), is the data copied value by value.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-import html
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 MASK = "********"
 #: Shorter values are too likely to appear by chance in ordinary text to be masked safely.
@@ -90,10 +94,14 @@ def _credential_property_names(schema: dict[str, Any] | None) -> set[str]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+    if isinstance(value, (int, float)):
+        return not isinstance(value, bool)
+    # A Decimal exists only once its module was imported: no import here (it costs a one-shot run).
+    decimal = sys.modules.get("decimal")
+    return decimal is not None and isinstance(value, decimal.Decimal)
 
 
-def _number_texts(value: int | float | Decimal) -> set[str]:
+def _number_texts(value: Any) -> set[str]:
     """How a number renders: its own text, and for an integral value its integer and float texts
     (a PIN ``48213`` shows up as ``48213.0`` once something converted it to ``float``)."""
     try:
@@ -214,9 +222,17 @@ def _lower_escapes(text: str) -> str:
     return _PERCENT_ESCAPE.sub(lambda match: match.group(0).lower(), text)
 
 
+def _html_escaped(text: str) -> str:
+    """``html.escape(text)`` (quotes included), without importing ``html`` and its entity table."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;").replace("'", "&#x27;")
+
+
 def derived_forms(secret: str) -> set[str]:
     """The secret and the encodings in which it commonly leaks (see the module docstring)."""
     json_escaped = json.dumps(secret)[1:-1]
+    from urllib.parse import quote, quote_plus  # only once there is a secret to derive forms of
+
     url_forms = {quote(secret, safe=""), quote(secret), quote_plus(secret)}
     forms = {
         secret,
@@ -224,7 +240,7 @@ def derived_forms(secret: str) -> set[str]:
         json.dumps(secret, ensure_ascii=False)[1:-1],
         json.dumps(json_escaped)[1:-1],
         repr(secret)[1:-1],
-        html.escape(secret),
+        _html_escaped(secret),
         *url_forms,
         *map(_lower_escapes, url_forms),
     }
@@ -267,6 +283,52 @@ def replace_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(pieces)
 
 
+#: Every character a number's text can hold (``-1.5e+16``, ``Decimal`` ``1E-7`` and ``sNaN123``).
+_NUMBER_TEXT_CHARS = frozenset("0123456789+-.eEsNaIinfty")
+#: Strings at least this long are scanned where they are rather than copied into the joined text.
+_SCAN_IN_PLACE = 64 * 1024
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _texts_in(value: Any) -> list[str]:
+    """Every text :func:`mask_value` would mask in ``value`` (strings, string keys, bytes as text),
+    gathered without recursion (a deep structure costs no stack). The keys of a dict come as one
+    text; plain strings and scalars inside containers are handled without a round through the loop."""
+    texts: list[str] = []
+    add = texts.append
+    pending = [value]
+    push, pop = pending.append, pending.pop
+    while pending:
+        item = pop()
+        kind = type(item)
+        children: Any
+        if kind is dict or (kind is not str and isinstance(item, dict)):
+            try:
+                add("\0".join(item))
+            except TypeError:  # a key that is not text (mask_value leaves those alone)
+                texts.extend(key for key in item if isinstance(key, str))
+            children = item.values()
+        elif kind is list or kind is tuple or isinstance(item, (list, tuple, set, frozenset)):
+            children = item
+        elif isinstance(item, str):
+            add(item)
+            continue
+        elif isinstance(item, (bytes, bytearray)):
+            add(bytes(item).decode("utf-8", "surrogateescape"))
+            continue
+        else:
+            continue
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                add(child)
+            elif kind not in _SCALARS:
+                push(child)
+    return texts
+
+
 def mask_value(value: Any, mask_text: Any, secret_numbers: frozenset[str]) -> Any:
     """A masked copy of JSON-like ``value``: strings, bytes, containers, and numbers equal to a secret."""
     if isinstance(value, str):
@@ -299,6 +361,8 @@ class SecretMasker:
         self.overflow = overflow
         self._forms: tuple[str, ...] | None = None
         self._numbers = frozenset(self.secrets)
+        #: Whether some secret could be the text of a number (only then are numbers looked at).
+        self._numeric = any(_NUMBER_TEXT_CHARS.issuperset(secret) for secret in self.secrets)
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
@@ -322,10 +386,30 @@ class SecretMasker:
         return replace_spans(text, find_spans(text, self.forms))
 
     def mask(self, value: Any) -> Any:
-        """A masked copy of ``value``; the original is left untouched."""
-        if not self.secrets:
+        """A masked copy of ``value``, or ``value`` itself when nothing in it is masked; the original is
+        left untouched."""
+        if not self.secrets or not self.touches(value):
             return value
         return mask_value(value, self.mask_text, self._numbers)
+
+    def touches(self, value: Any) -> bool:
+        """Whether masking ``value`` would change it (see the module docstring: one scan per form).
+
+        May answer True when nothing would change (a form spanning two strings, a secret that looks
+        like a number), never False when something would: the caller then masks value by value.
+        """
+        if not self.secrets:
+            return False
+        if self._numeric:
+            return True
+        texts = _texts_in(value)
+        # Large strings are scanned where they are; the small ones once, joined (no copy of the large).
+        small = "\0".join(text for text in texts if len(text) < _SCAN_IN_PLACE)
+        large = [text for text in texts if len(text) >= _SCAN_IN_PLACE]
+        for form in self.forms:
+            if form in small or any(form in text for text in large):
+                return True
+        return False
 
     def mask_envelope(self, envelope: Any) -> Any:
         """Like :meth:`mask`, but the envelope's own keys (top level and ``body``) are left as they are.
@@ -335,6 +419,8 @@ class SecretMasker:
         """
         if not self.secrets or not isinstance(envelope, dict):
             return self.mask(envelope)
+        if not self.touches(envelope):
+            return envelope
         return {
             key: ({k: self.mask(v) for k, v in item.items()} if key == "body" and isinstance(item, dict)
                   else self.mask(item))

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import json
 import logging
+from types import FunctionType
 from typing import Any, NamedTuple
 
 from ._contracts import StepCall
@@ -46,7 +46,6 @@ from .execution import (  # noqa: F401 - http_status_for re-exported
     http_status_for,
     kind_for_message,
 )
-from .metrics import MetricsBuilder
 from .util import is_running_in_cloud
 
 
@@ -106,9 +105,23 @@ def _accepts_arguments(function: Any) -> int:
         return _positional_count.__wrapped__(underlying) - (1 if bound else 0)
 
 
+_CO_VARARGS = 0x04
+
+
 @functools.lru_cache(maxsize=1024)
 def _positional_count(function: Any) -> int:
     """Positional parameters of a plain function, cached: signatures never change at run time."""
+    if (
+        type(function) is FunctionType
+        and not hasattr(function, "__wrapped__")
+        and not hasattr(function, "__signature__")
+    ):
+        code = function.__code__
+        # A plain function: read its code object (what inspect.signature would; importing inspect
+        # costs a one-shot run more than the step it runs).
+        return 99 if code.co_flags & _CO_VARARGS else int(code.co_argcount)
+    import inspect
+
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
@@ -193,6 +206,8 @@ def build_envelope(
                 "data": repr(ex),
             }
         if is_running_in_cloud() and ex is not None:
+            from .metrics import MetricsBuilder
+
             workflow = plugin.connection.meta.build_workflow(meta)
             body["metrics"] = MetricsBuilder(
                 plugin.name,

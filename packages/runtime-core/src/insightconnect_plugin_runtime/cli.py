@@ -10,15 +10,16 @@ Exit codes: 0 success, 1 the step failed, 2 usage error or unreadable message.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ._contracts import ServerOptions
 from .exceptions import MessageError
 from .execution import ACTION, EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, TASK, TRIGGER, Context, Reply, execute, refusal
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["BUILTIN_COMMANDS", "CLI", "EXIT_OK", "EXIT_STEP_FAILED", "EXIT_USAGE"]
 
@@ -69,6 +70,8 @@ class CLI:
     # --- parsing -------------------------------------------------------------------------------------
 
     def _parser(self) -> argparse.ArgumentParser:
+        import argparse
+
         parser = argparse.ArgumentParser(prog=self._prog(), description=self.plugin.description or None)
         parser.add_argument("--debug", action="store_true", help="log at debug level; trigger events go to stdout")
         parser.add_argument("--version", action="store_true", help="print the plugin and runtime versions")
@@ -133,7 +136,17 @@ class CLI:
         if code != EXIT_OK:
             sys.exit(code)
 
+    def _quick_step(self) -> tuple[str, bool] | None:
+        """``(command, debug)`` when the arguments are ``[--debug] run|test``: what argparse would make
+        of them, without importing and building the parser (a sixth of a one-shot run)."""
+        debug = self.args[:1] == ["--debug"]
+        rest = self.args[1:] if debug else self.args
+        return (rest[0], debug) if rest in (["run"], ["test"]) else None
+
     def main(self) -> int:
+        quick = self._quick_step()
+        if quick is not None:
+            return self.execute_step(is_test=quick[0] == "test", is_debug=quick[1], msg=self.msg)
         try:
             args = self._parser().parse_args(self.args)
         except SystemExit as exit_:
@@ -261,6 +274,7 @@ class CLI:
         return self.execute_step(is_test=True, is_debug=bool(getattr(args, "debug", False)), msg=self.msg)
 
     def server(self, args: argparse.Namespace) -> int:
+        from ._contracts import ServerOptions
         from ._extensions import load_server
 
         serve = load_server()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import threading
 from typing import Any
@@ -14,10 +13,21 @@ from .util import is_running_in_cloud
 
 def key(parameters: dict[str, Any]) -> str:
     """Cache key of a parameter set: its ``connection_cache_key`` if given, else a digest of it."""
+    import hashlib  # OpenSSL's start-up is a noticeable part of a one-shot run that never calls this
+
     explicit = parameters.get("connection_cache_key") if isinstance(parameters, dict) else None
     if explicit:
         return str(explicit)
     return hashlib.sha1(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cache_key(parameters: dict[str, Any]) -> tuple[str, str]:
+    """What :class:`ConnectionCache` files a connection under: the explicit ``connection_cache_key``,
+    or the parameters' canonical JSON itself (exact, and no digest to compute)."""
+    explicit = parameters.get("connection_cache_key") if isinstance(parameters, dict) else None
+    if explicit:
+        return "key", str(explicit)
+    return "parameters", json.dumps(parameters, sort_keys=True, default=str)
 
 
 class Connection:
@@ -54,14 +64,14 @@ class ConnectionCache:
 
     def __init__(self, prototype: Connection) -> None:
         self.prototype = prototype
-        self.connections: dict[str, Connection] = {}
+        self.connections: dict[tuple[str, str], Connection] = {}
         self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
+        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
 
     def get(self, parameters: dict[str, Any], logger: Any) -> Connection:
         if is_running_in_cloud():
             return self.create_and_validate_connection(parameters, logger)
-        cache_key = key(parameters)
+        cache_key = _cache_key(parameters)
         found = self.connections.get(cache_key)
         if found is not None:
             return found

@@ -12,8 +12,7 @@ This module is public API of icon-runtime-core and follows semver (docs/extensio
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .exceptions import ClientException, ConnectionTestException, MessageError, UnknownStepError
 
@@ -40,9 +39,9 @@ EXIT_STEP_FAILED = 1
 EXIT_USAGE = 2
 
 
-@dataclass(frozen=True)
-class StepKind:
-    """What one kind of step is called wherever it appears."""
+class StepKind(NamedTuple):
+    """What one kind of step is called wherever it appears (a named tuple: no dataclasses import on
+    the one-shot path)."""
 
     #: ``action``, ``trigger``, ``task`` or ``connection_test``; also the ``body`` key naming the step.
     name: str
@@ -78,8 +77,7 @@ def kind_for_message(message: Any) -> StepKind | None:
     return BY_START_TYPE.get(message_type) if isinstance(message_type, str) else None
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """How a message is run: the switches a transport passes along with it."""
 
     #: Run the step's (or its connection's) test instead of the step.
@@ -89,7 +87,7 @@ class Context:
     #: ``test`` runs ``connection.test``; ``test_task`` runs ``connection.test_task`` when it exists.
     connection_test_type: str = "test"
     #: Trace context headers (``traceparent``...) the step hooks continue from.
-    carrier: dict[str, str] = field(default_factory=dict)
+    carrier: dict[str, str] | None = None
 
 
 DEFAULT_CONTEXT = Context()

@@ -22,7 +22,6 @@ from .exceptions import (  # noqa: F401 - re-exported names
     ServerException,
 )
 from .execution import STEP_KINDS, Context, execute
-from .metrics import MetricsBuilder  # noqa: F401 - re-exported name
 from .util import flush_logging_handlers, is_running_in_cloud  # noqa: F401 - re-exported names
 
 #: Start message type -> reply message type.
@@ -205,3 +204,12 @@ class Plugin:
             is_test=is_test,
             success=success,
         )
+
+
+def __getattr__(name: str) -> Any:
+    """``MetricsBuilder`` stays importable from here; its module (dataclasses, inspect) loads on use."""
+    if name == "MetricsBuilder":
+        from .metrics import MetricsBuilder
+
+        return MetricsBuilder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "OFF_WORDS",
@@ -43,8 +43,7 @@ ON_WORDS = frozenset({"1", "true", "yes", "on", "enabled"})
 OFF_WORDS = frozenset({"0", "false", "no", "off", "disabled"})
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(NamedTuple):
     """One environment variable: who reads it, what kind of value it takes, its default, its effect."""
 
     name: str

@@ -13,10 +13,15 @@ import re
 import sys
 import threading
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._masking import OutputMasker
+
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+#: ``parse_from_string``'s default: two days (``datetime`` is imported only when a duration is parsed).
+_TWO_DAYS: Any = object()
 
 __all__ = [
     "DEFAULT_NUMBER_OF_ITERATIONS",
@@ -99,9 +104,14 @@ def valid_work_type_from_path(path: str) -> re.Match[str] | None:
 
 
 def parse_from_string(
-    duration: Any, default: timedelta = timedelta(days=2), unit_map: dict[str, str] | None = None
+    duration: Any, default: timedelta = _TWO_DAYS, unit_map: dict[str, str] | None = None
 ) -> timedelta:
-    """Turn ``"5d"``, ``"12H"``, ``"30m"``, ``"45s"`` into a timedelta; anything else gives ``default``."""
+    """Turn ``"5d"``, ``"12H"``, ``"30m"``, ``"45s"`` into a timedelta; anything else gives ``default``
+    (two days unless given)."""
+    from datetime import timedelta
+
+    if default is _TWO_DAYS:
+        default = timedelta(days=2)
     if not isinstance(duration, str) or not duration:
         return default
     match = _DURATION.match(duration.strip())

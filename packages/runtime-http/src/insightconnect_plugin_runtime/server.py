@@ -186,7 +186,7 @@ class PluginServer:
         mark_process_dead(worker.pid)
 
     def _report_invalid_schema_values(self) -> None:
-        """Once, in the master: schema defaults/examples the OpenAPI document has to leave out."""
+        """Once, in the master after the first fork: schema defaults/examples the OpenAPI document leaves out."""
         from .api._openapi import invalid_schema_values
 
         try:
@@ -201,17 +201,25 @@ class PluginServer:
         """Run gunicorn until it stops; returns its exit status."""
         from .api._gunicorn import PluginApplication
         from .api._log import gunicorn_logger_class
+        from .api._memory import limit_malloc_arenas
 
         settings = dict(self.settings.gunicorn)
         settings.setdefault("logger_class", gunicorn_logger_class(self.cloud, self.debug))
         self.state.master_pid = os.getpid()
-        self._report_invalid_schema_values()
+        limit_malloc_arenas()  # before the fork: the workers' threads share what large requests freed
         # Objects built so far live as long as the server: keep the collector off them (shorter pauses
         # in the workers, fewer copy-on-write pages).
         gc.collect()
         gc.freeze()
+        # The schema report builds the OpenAPI document and imports jsonschema: once the workers
+        # are forked, so that it never delays the first answer.
         application = PluginApplication(
-            self.app, settings, self.state, post_fork=[self._post_fork], child_exit=[self._child_exit]
+            self.app,
+            settings,
+            self.state,
+            post_fork=[self._post_fork],
+            child_exit=[self._child_exit],
+            after_start=[self._report_invalid_schema_values],
         )
         try:
             application.run()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ._codec import fast_codec, loads_plain
 from ._limits import LimitExceeded, RequestLimits, check_json_cost, too_deep
 
 #: Size of one read from the request stream.
@@ -37,8 +38,8 @@ class BodyReader:
         self.decoder = decoder
 
     def load(self, stream: Any, content_length: int | None) -> Any:
-        """Read, check and parse one message; the raw bytes are let go before the parse."""
-        return self.parse(self.text(self.read(stream, content_length)))
+        """Read, check and parse one message; the raw bytes are let go after the parse."""
+        return self.decode(self.read(stream, content_length))
 
     @property
     def too_large_message(self) -> str:
@@ -74,17 +75,28 @@ class BodyReader:
 
     def text(self, data: bytes | bytearray) -> str:
         """The body as text, checked against the depth and count limits before anything is parsed."""
+        self._refuse_empty(data)
+        text = self._utf8(data)
+        self._measure(data)
+        return text
+
+    @staticmethod
+    def _refuse_empty(data: bytes | bytearray) -> None:
         if not data or data.isspace():  # isspace, not strip: no copy of a large body
             raise BodyError(400, "The request body is empty: send one JSON message.")
+
+    @staticmethod
+    def _utf8(data: bytes | bytearray) -> str:
         try:
-            text = data.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise BodyError(400, f"The request body is not valid UTF-8 (byte {error.start}).") from None
+
+    def _measure(self, data: bytes | bytearray) -> None:
         try:
-            check_json_cost(text, self.limits)
+            check_json_cost(data, self.limits)  # the bytes: structural characters are ASCII
         except LimitExceeded as error:
             raise BodyError(error.status, str(error)) from None
-        return text
 
     def parse(self, text: str) -> Any:
         try:
@@ -95,5 +107,18 @@ class BodyReader:
             raise BodyError(400, f"The request body is not valid JSON: {error}") from None
 
     def decode(self, data: bytes | bytearray) -> Any:
-        """Text check and parse of bytes already read (kept for callers that read themselves)."""
-        return self.parse(self.text(data))
+        """Check and parse bytes: the same checks in the same order either way, then msgspec parses
+        plain JSON straight from the bytes (no text copy), and ``json`` everything else (``_codec``)."""
+        if self.decoder is not None or not fast_codec():
+            text = self.text(data)
+        else:
+            self._refuse_empty(data)
+            if not data.isascii():
+                self._utf8(data)  # only to refuse invalid UTF-8 first, as the text path does
+            self._measure(data)
+            parsed, value = loads_plain(data)
+            if parsed:
+                return value
+            text = self._utf8(data)
+        del data  # the bytes are let go before the standard library parses the text
+        return self.parse(text)

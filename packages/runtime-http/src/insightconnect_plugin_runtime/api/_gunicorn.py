@@ -24,6 +24,9 @@ log = logging.getLogger("insightconnect_plugin_runtime.server")
 
 class PluginArbiter(Arbiter):
     state: SharedState | None = None
+    #: Run once in the master, right after the first workers were forked: start-up work that no
+    #: request waits for (it would otherwise delay the first answer).
+    after_start: tuple[Callable[[], None], ...] = ()
 
     def _publish(self, extra: int = 0) -> None:
         if self.state is not None:
@@ -39,6 +42,13 @@ class PluginArbiter(Arbiter):
         self._follow_wanted()
         super().manage_workers()
         self._publish()
+        if self.after_start and self.WORKERS:
+            pending, self.after_start = self.after_start, ()
+            for task in pending:
+                try:
+                    task()
+                except Exception:
+                    log.warning("A start-up task failed", exc_info=True)
 
     def _ceiling(self) -> int:
         ceiling = self.state.max_workers if self.state is not None else 0
@@ -96,12 +106,14 @@ class PluginApplication(BaseApplication):  # type: ignore[misc]
         state: SharedState,
         post_fork: Iterable[Callable[[Any, Any], None]] = (),
         child_exit: Iterable[Callable[[Any, Any], None]] = (),
+        after_start: Iterable[Callable[[], None]] = (),
     ) -> None:
         self.application = app
         self.settings = settings
         self.state = state
         self._post_fork = tuple(post_fork)
         self._child_exit = tuple(child_exit)
+        self._after_start = tuple(after_start)
         super().__init__()
 
     def load_config(self) -> None:
@@ -137,4 +149,5 @@ class PluginApplication(BaseApplication):  # type: ignore[misc]
     def run(self) -> None:
         arbiter = PluginArbiter(self)
         arbiter.state = self.state
+        arbiter.after_start = self._after_start
         arbiter.run()

@@ -4,14 +4,20 @@ Python's JSON parser builds everything it reads: a 4 MiB body of nested empty ar
 100 MiB of lists, and the reference took up to 64 MiB of such text. So the text is measured
 *before* it is parsed, in passes that run at C speed and allocate at most one copy of the text:
 
-1. ``str.count`` of brackets and commas in the raw text. Brackets and commas inside strings are
-   counted too, so these are upper bounds: a body within every limit by this count (almost every
-   real message) is parsed at once.
-2. Otherwise the strings are cut out with one regular expression (every match attempt starts at a
-   quote and ends at the closing quote or at the end of the text, so the pass stays linear even on
-   unterminated or escape-heavy strings) and the structural characters are counted exactly:
-   containers (``[`` and ``{``), values (commas + containers + 1, an upper bound of the values
-   the parser would create) and, through a running sum over the brackets alone, the depth.
+1. Everything but brackets, commas and quotes is deleted (``bytes.translate``, after escaped
+   backslashes and quotes are cut out, only when the text has a backslash): what remains is small for
+   almost every message, however large its strings. Its brackets and commas, those inside strings
+   included, are upper bounds: a body within every limit by this count (almost every real message)
+   is parsed at once.
+2. Otherwise the strings are cut out of that remainder (split at its quotes, every one of which
+   delimits a string; an unterminated string runs to the end) and the structural characters are
+   counted exactly: containers (``[`` and ``{``), values (commas + containers + 1, an upper bound
+   of the values the parser would create) and, through a running sum over the brackets alone, the
+   depth.
+
+The text is read as UTF-8 bytes: every structural character is ASCII, and no byte of a multi-byte
+character is. Outside a string a backslash is not JSON, so the parser stops there whatever the count
+made of what follows it.
 
 Past a count limit the answer is 413 (the message is too large to process); past the depth limit
 it is 400, as before. Each check is a pure function of the text, so tests can call it directly.
@@ -19,7 +25,6 @@ it is 400, as before. Each check is a pure function of the text, so tests can ca
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -33,10 +38,13 @@ DEFAULT_MAX_JSON_CONTAINERS = 100_000
 #: Values of any kind; 500,000 short strings cost about 35 MiB once parsed.
 DEFAULT_MAX_JSON_VALUES = 500_000
 
-#: A JSON string, or an unterminated one up to the end of the text (never a failed attempt).
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+#: What ``bytes.translate`` deletes: all but the bytes that shape JSON, or all but the brackets.
+_NOT_STRUCTURAL = bytes(sorted(set(range(256)) - set(b'[]{},"')))
+#: Bytes of a ``bytearray`` body translated at a time.
+_SLICE = 64 * 1024
+_NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+#: Brackets as signed bytes: +1 opens, -1 (0xff) closes.
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
 @dataclass(frozen=True)
@@ -61,29 +69,58 @@ def too_deep(limit: int) -> LimitExceeded:
     return LimitExceeded(400, f"The JSON nests deeper than {limit} levels.")
 
 
-def check_json_cost(text: str, limits: RequestLimits) -> None:
-    """Raise :class:`LimitExceeded` if parsing ``text`` would pass a depth or count limit."""
-    opens = text.count("[") + text.count("{")
+def structure(text: str | bytes | bytearray) -> bytes:
+    """The brackets, commas and string quotes of JSON ``text``, escaped quotes left out."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if b"\\" in data:  # cut escaped backslashes, then escaped quotes: every quote left delimits a string
+        if b"\\\\" in data:
+            data = data.replace(b"\\\\", b"")
+        if b'\\"' in data:
+            data = data.replace(b'\\"', b"")
+    if isinstance(data, bytes):
+        return data.translate(None, _NOT_STRUCTURAL)
+    # bytes.translate is half again as fast as bytearray's: copy a slice at a time, not the whole body.
+    view = memoryview(data)
+    return b"".join(
+        [bytes(view[start : start + _SLICE]).translate(None, _NOT_STRUCTURAL) for start in range(0, len(data), _SLICE)]
+    )
+
+
+def cut_strings(shape: bytes) -> bytes:
+    """``shape`` (from :func:`structure`) without its strings.
+
+    Split as text: one-character strings are shared objects, so even 500,000 strings cost one list
+    of pointers, where a regular expression over bytes made an object of every piece (90 MB).
+    """
+    return "".join(shape.decode("ascii").split('"')[0::2]).encode("ascii")
+
+
+def check_json_cost(text: str | bytes | bytearray, limits: RequestLimits) -> None:
+    """Raise :class:`LimitExceeded` if parsing ``text`` (or its UTF-8 bytes) would pass a depth or
+    count limit."""
+    shape = structure(text)
+    opens = shape.count(b"[") + shape.count(b"{")
     if (
         opens <= limits.max_json_depth
         and opens <= limits.max_json_containers
-        and text.count(",") + opens + 1 <= limits.max_json_values
+        and shape.count(b",") + opens + 1 <= limits.max_json_values
     ):
         return
-    skeleton = _STRING.sub("", text)
-    containers = skeleton.count("[") + skeleton.count("{")
+    skeleton = cut_strings(shape)
+    containers = skeleton.count(b"[") + skeleton.count(b"{")
     if containers > limits.max_json_containers:
         raise LimitExceeded(
             413, f"The JSON holds more than {limits.max_json_containers} arrays and objects ({containers})."
         )
-    values = skeleton.count(",") + containers + 1
+    values = skeleton.count(b",") + containers + 1
     if values > limits.max_json_values:
         raise LimitExceeded(413, f"The JSON holds more than {limits.max_json_values} values (up to {values}).")
     if containers > limits.max_json_depth and json_depth(skeleton) > limits.max_json_depth:
         raise too_deep(limits.max_json_depth)
 
 
-def json_depth(skeleton: str) -> int:
+def json_depth(skeleton: str | bytes) -> int:
     """Deepest nesting of the brackets in ``skeleton`` (JSON text with its strings cut out)."""
-    brackets = _NOT_BRACKET.sub("", skeleton)
-    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+    data = skeleton.encode("utf-8", "surrogatepass") if isinstance(skeleton, str) else skeleton
+    steps = data.translate(_DEPTH_STEP, _NOT_BRACKET)
+    return max(accumulate(memoryview(steps).cast("b")), default=0)

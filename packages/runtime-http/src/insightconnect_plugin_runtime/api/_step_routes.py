@@ -32,6 +32,7 @@ from insightconnect_plugin_runtime.execution import (
 from insightconnect_plugin_runtime.masking import masker_for
 
 from ._body import BodyError
+from ._codec import dumps
 from ._log import SERVER_LOGGER
 from ._read_deadline import WATCHDOG
 
@@ -200,7 +201,14 @@ class StepEndpoints:
         return self._reply(refusal(self.plugin, kind, message, text, status))
 
     def _reply(self, reply: Reply) -> Response:
-        text = reply.to_json(self.encoder)
+        text: str | bytes
+        if self.encoder is None:
+            try:  # msgspec for plain data when installed (_codec); the fallback lives in Reply.to_json
+                text = dumps(reply.envelope)
+            except (TypeError, ValueError):
+                text = reply.to_json()
+        else:
+            text = reply.to_json(self.encoder)
         if reply.unwritable is not None:
             log.error(reply.unwritable)
         return Response(text, status=reply.http_status, mimetype=JSON_TYPE)
