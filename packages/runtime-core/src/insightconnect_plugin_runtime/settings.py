@@ -136,6 +136,13 @@ VARIABLES: tuple[Variable, ...] = (
         "step requests bypass Flask's request cycle when no hook needs it",
     ),
     Variable("ICON_RUNTIME_ADMIN", "flag", "on", "http", "`off` removes the admin endpoints (404)"),
+    Variable(
+        "ICON_RUNTIME_STDLIB_JSON",
+        "flag",
+        "off",
+        "http",
+        "`on` writes and parses step JSON with the standard library even when msgspec (`[fast-json]`) is installed",
+    ),
     Variable("ICON_RUNTIME_ADMIN_TOKEN", "text", "(unset)", "http", "bearer token the admin endpoints require"),
     Variable("ICON_RUNTIME_ADMIN_TOKEN_FILE", "text", "(unset)", "http", "file holding that token (a mounted Secret)"),
     Variable("ICON_RUNTIME_MAX_WORKERS", "number", "from CPUs and memory", "http", "ceiling of `/api/v1/workers/add`"),

@@ -16,15 +16,16 @@ every result is the standard library's own wherever the two could differ:
 
 The text differs only in spacing and escapes: msgspec writes compact separators (as the reference's
 Flask replies did) and non-ASCII characters as UTF-8 rather than ``\\uXXXX``; a JSON parser reads the
-same values from both. ``ICON_RUNTIME_STDLIB_JSON=1`` keeps the standard library even when msgspec is
+same values from both. ``ICON_RUNTIME_STDLIB_JSON=on`` (or ``1``) keeps the standard library even when msgspec is
 installed (a way back, and the bench's comparison).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
+
+from insightconnect_plugin_runtime import settings
 
 #: Exactly these scalar types are written the same by msgspec and ``json.dumps`` (floats: finite).
 _PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
@@ -38,7 +39,7 @@ def _msgspec_json() -> Any:
     global _fast, _loaded
     if not _loaded:
         fast = None
-        if os.environ.get("ICON_RUNTIME_STDLIB_JSON") != "1":
+        if not settings.flag("ICON_RUNTIME_STDLIB_JSON", False):
             try:
                 import msgspec.json as fast
             except ImportError:
