@@ -130,6 +130,31 @@ def boundary_examples(schema: Any, limit: int = 50) -> list[dict[str, Any]]:
     return examples[:limit]
 
 
+def valid_input(schema: Any) -> dict[str, Any]:
+    """An input the step accepts: the schema's sample when it validates (a sample ignores bounds and
+    patterns), else the first boundary example that does, else the simplest value Hypothesis finds."""
+    import jsonschema
+
+    from insightconnect_plugin_runtime.util import sample
+
+    if not isinstance(schema, dict) or not schema.get("properties"):
+        return {}
+    candidates = [sample(schema), *boundary_examples(schema)]
+    for candidate in candidates:
+        try:
+            jsonschema.validate(candidate, schema)
+        except (jsonschema.ValidationError, jsonschema.SchemaError):
+            continue
+        return candidate
+    try:
+        from hypothesis import find, settings
+        from hypothesis_jsonschema import from_schema
+
+        return find(from_schema(generation_schema(schema)), lambda _: True, settings=settings(database=None))
+    except Exception:  # an unsatisfiable schema: the sample, for the runtime to reject
+        return candidates[0]
+
+
 def _run_bounded(function: Any, budget_seconds: float) -> tuple[bool, Any]:
     """Run ``function`` in a daemon thread; ``(finished, its result or exception)``."""
     outcome: dict[str, Any] = {}

@@ -1,0 +1,141 @@
+"""Outgoing-HTTP fuzzing: a careful step survives every fault, a naive one is caught by the oracles,
+and a hard-coded remote address is answered by the local fault server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from typing import Any
+
+import insightconnect_plugin_runtime
+from insightconnect_plugin_runtime.exceptions import PluginException
+from insightconnect_plugin_runtime.testing import Fault, FaultServer, PluginKit, fuzz_http
+
+from . import http_plugin
+
+CONNECTION = http_plugin.connection("http://placeholder.invalid")
+
+
+def _checks(findings):
+    return sorted({(f.check, f.detail.split(":")[0]) for f in findings})
+
+
+def test_a_careful_step_survives_every_fault():
+    findings = fuzz_http(
+        http_plugin.HttpPlugin(), "action", "fetch_careful", CONNECTION, max_examples=5, budget_seconds=4
+    )
+    assert findings == []
+
+
+def test_a_naive_step_lets_unclassified_errors_escape():
+    findings = fuzz_http(
+        http_plugin.HttpPlugin(), "action", "fetch_naive", CONNECTION, max_examples=0, budget_seconds=4
+    )
+    checks = _checks(findings)
+    assert ("crash", "HTTPError") in checks and ("crash", "JSONDecodeError") in checks
+    assert ("crash", "TypeError") in checks  # JSON null
+    examples = {f.detail.split(":")[0]: f.example for f in findings}
+    assert examples["HTTPError"].startswith("HTTP 4") and examples["JSONDecodeError"]
+
+
+def test_the_connection_test_is_fuzzed_too():
+    assert (
+        fuzz_http(http_plugin.HttpPlugin(), "connection_test", "", CONNECTION, max_examples=2, budget_seconds=4) == []
+    )
+
+
+class _Hardcoded(insightconnect_plugin_runtime.Action):
+    """Calls a constant remote address, sleeps past any budget on a slow answer, leaks on a 400."""
+
+    def __init__(self) -> None:
+        super().__init__("hardcoded", "", None, None)
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006 - plugin idiom
+        request = urllib.request.Request("http://api.example.com/v1/items", headers={"X-Key": self.connection.key})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                body = reply.read()
+                if not body:  # "retry later"
+                    time.sleep(60)
+                return {"size": len(body)}
+        except urllib.error.HTTPError as error:
+            echoed = error.read().decode()
+            raise PluginException(
+                cause="Refused.", assistance="", data=echoed.replace(self.connection.key, "")
+            ) from None
+        except (OSError, ValueError) as error:
+            raise PluginException(cause="Unreachable.", assistance="", data=str(error)) from None
+
+
+class _KeyConnection(insightconnect_plugin_runtime.Connection):
+    def __init__(self) -> None:
+        super().__init__(input=http_plugin.CONNECTION_SCHEMA)
+
+    def connect(self, params: dict[str, Any]) -> None:
+        self.key = params["api_key"]["secretKey"]
+
+
+def test_a_hard_coded_address_is_answered_by_the_fault_server_and_every_oracle_fires():
+    plugin = insightconnect_plugin_runtime.Plugin(name="hc", vendor="t", version="1.0.0", connection=_KeyConnection())
+    plugin.add_action(_Hardcoded())
+    started = time.perf_counter()
+    findings = fuzz_http(plugin, "action", "hardcoded", CONNECTION, max_examples=0, budget_seconds=2, slow_seconds=0.5)
+    checks = {f.check for f in findings}
+    assert "time" in checks  # the empty 200 made it sleep a minute
+    assert time.perf_counter() - started < 60
+
+
+def test_the_echoed_request_reveals_a_transformed_secret():
+    class Echo(_Hardcoded):
+        def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+            request = urllib.request.Request("http://api.example.com/", headers={"X-Key": self.connection.key})
+            try:
+                urllib.request.urlopen(request, timeout=5).close()
+            except urllib.error.HTTPError as error:
+                echoed = json.loads(error.read())["request"]["headers"].get("X-Key", "")
+                raise PluginException(cause="Refused.", assistance="", data=echoed[:-3]) from None
+            except (OSError, ValueError) as error:
+                raise PluginException(cause="Unreachable.", assistance="", data=str(error)) from None
+            return {}
+
+    plugin = insightconnect_plugin_runtime.Plugin(name="echo", vendor="t", version="1.0.0", connection=_KeyConnection())
+    action = Echo()
+    action.name = "echo"
+    plugin.add_action(action)
+    findings = fuzz_http(plugin, "action", "echo", CONNECTION, max_examples=0, budget_seconds=3)
+    leaks = [f for f in findings if f.check == "leak"]
+    assert leaks and "core" in leaks[0].detail and leaks[0].example == "request echoed in a 400"
+
+
+def test_the_fault_server_serves_each_fault_and_stays_on_loopback():
+    with FaultServer() as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        server.fault = Fault("cut", 200, b'{"items": []}', short_by=5)
+        with socket.create_connection(("127.0.0.1", server.port)) as conn:
+            conn.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+            reply = b""
+            while chunk := conn.recv(4096):
+                reply += chunk
+        assert b"Content-Length: 13" in reply and reply.endswith(b'{"items"')
+        server.fault = Fault("teapot", 418, b"short and stout", "text/plain", headers=(("X-A", "1"),))
+        with _open(server.url) as status:
+            assert status == 418
+    assert server.requests == ["GET /x", "GET /"]
+
+
+def _open(url):
+    import contextlib
+
+    try:
+        urllib.request.urlopen(url, timeout=5)
+    except urllib.error.HTTPError as error:
+        assert error.headers["X-A"] == "1" and error.read() == b"short and stout"
+        return contextlib.nullcontext(error.code)
+    raise AssertionError("no HTTP error")
+
+
+def test_the_kit_fuzzes_with_its_connection():
+    kit = PluginKit(http_plugin.HttpPlugin(), CONNECTION)
+    assert kit.fuzz_http("action", "fetch_careful", {"limit": 3}, max_examples=0, budget_seconds=4) == []
