@@ -174,3 +174,13 @@ def test_recording_without_vcrpy_says_what_to_install(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match=r"needs vcrpy: pip install 'icon-runtime-testing\[record\]'"):
         with recorded_http(tmp_path / "c.yaml", {}):
             pass
+
+
+def test_the_default_record_mode_is_once_as_documented():
+    import inspect
+
+    from insightconnect_plugin_runtime._testing_record import recorded_http as recorder
+    from insightconnect_plugin_runtime.testing import recorded_http
+
+    for function in (recorder, recorded_http):
+        assert inspect.signature(function).parameters["record_mode"].default == "once"
