@@ -3,6 +3,7 @@ and a hard-coded remote address is answered by the local fault server."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -57,7 +58,7 @@ class _Hardcoded(insightconnect_plugin_runtime.Action):
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 body = reply.read()
-                if not body:  # "retry later"
+                while not body:  # waits for content forever, a minute at a time
                     time.sleep(60)
                 return {"size": len(body)}
         except urllib.error.HTTPError as error:
@@ -82,9 +83,36 @@ def test_a_hard_coded_address_is_answered_by_the_fault_server_and_every_oracle_f
     plugin.add_action(_Hardcoded())
     started = time.perf_counter()
     findings = fuzz_http(plugin, "action", "hardcoded", CONNECTION, max_examples=0, budget_seconds=2, slow_seconds=0.5)
-    checks = {f.check for f in findings}
-    assert "time" in checks  # the empty 200 made it sleep a minute
-    assert time.perf_counter() - started < 60
+    (late,) = [f for f in findings if f.check == "time"]
+    assert late.example == "empty 200" and late.detail.startswith("still sleeping after 600 s of virtual time")
+    assert time.perf_counter() - started < 30  # the minutes it slept were virtual
+
+
+class _Patient(_Hardcoded):
+    """Backs off and retries on 429/503 (30, 60, 120, 240 s), then gives up with a PluginException."""
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        for attempt in range(4):
+            try:
+                with urllib.request.urlopen("http://api.example.com/", timeout=5) as reply:
+                    return {"size": len(reply.read())}
+            except urllib.error.HTTPError as error:
+                if error.code not in (429, 503):
+                    raise PluginException(cause="Refused.", assistance="") from None
+                time.sleep(30 * 2**attempt)
+            except (OSError, ValueError, http.client.HTTPException) as error:
+                raise PluginException(cause="Unreachable.", assistance="", data=str(error)) from None
+        raise PluginException(cause="Still busy.", assistance="Retry later.")
+
+
+def test_backing_off_on_429_and_503_costs_no_real_time_and_is_not_a_finding():
+    plugin = insightconnect_plugin_runtime.Plugin(name="p", vendor="t", version="1.0.0", connection=_KeyConnection())
+    action = _Patient()
+    action.name = "patient"
+    plugin.add_action(action)
+    started = time.perf_counter()
+    assert fuzz_http(plugin, "action", "patient", CONNECTION, max_examples=0, budget_seconds=3, slow_seconds=0.2) == []
+    assert time.perf_counter() - started < 30  # 7.5 minutes of backoff per busy answer, all virtual
 
 
 def test_the_echoed_request_reveals_a_transformed_secret():
