@@ -167,3 +167,13 @@ def _open(url):
 def test_the_kit_fuzzes_with_its_connection():
     kit = PluginKit(http_plugin.HttpPlugin(), CONNECTION)
     assert kit.fuzz_http("action", "fetch_careful", {"limit": 3}, max_examples=0, budget_seconds=4) == []
+
+
+def test_redirected_to_sends_a_constant_remote_address_to_the_local_server():
+    from insightconnect_plugin_runtime.testing import loopback_only, redirected_to
+
+    with FaultServer() as server, loopback_only(), redirected_to(server.port) as asked:
+        server.fault = Fault("ok", 200, b'{"items": [1, 2]}')
+        with urllib.request.urlopen("http://api.example.com/v2/items?x=1", timeout=5) as reply:
+            assert json.loads(reply.read()) == {"items": [1, 2]}
+    assert server.requests == ["GET /v2/items?x=1"] and asked[0] == "api.example.com"

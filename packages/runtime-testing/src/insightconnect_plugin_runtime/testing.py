@@ -31,6 +31,7 @@ from ._testing_clock import ClockLimit, VirtualClock
 from ._testing_connection_fuzz import fuzz_connection
 from ._testing_fuzz import Finding, fuzz_step
 from ._testing_http_fuzz import Fault, FaultServer, fuzz_http
+from ._testing_network import loopback_only, redirected_to
 from ._testing_restart import RestartReport
 from ._testing_run import CollectingDispatcher, EnoughEvents, StepResult, execute, isolated_directories, start_message
 
@@ -61,7 +62,9 @@ __all__ = [
     "replay_bundle",
     "restart_trigger",
     "load_plugin",
+    "loopback_only",
     "marker_forms",
+    "redirected_to",
     "run_action",
     "run_connection_test",
     "run_task",
