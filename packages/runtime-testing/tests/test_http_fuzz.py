@@ -177,3 +177,38 @@ def test_redirected_to_sends_a_constant_remote_address_to_the_local_server():
         with urllib.request.urlopen("http://api.example.com/v2/items?x=1", timeout=5) as reply:
             assert json.loads(reply.read()) == {"items": [1, 2]}
     assert server.requests == ["GET /v2/items?x=1"] and asked[0] == "api.example.com"
+
+
+def test_an_https_api_the_plain_fault_server_cannot_answer_is_left_unfuzzed_not_reported():
+    class Tls(_Hardcoded):
+        def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+            urllib.request.urlopen("https://api.example.com/v1", timeout=5).close()  # lets SSL errors escape
+            return {}
+
+    plugin = insightconnect_plugin_runtime.Plugin(name="tls", vendor="t", version="1.0.0", connection=_KeyConnection())
+    action = Tls()
+    action.name = "tls"
+    plugin.add_action(action)
+    assert fuzz_http(plugin, "action", "tls", CONNECTION, max_examples=0, budget_seconds=3) == []
+
+
+def test_check_does_not_fuzz_a_connection_test_the_plugin_does_not_have():
+    from insightconnect_plugin_runtime.testing import check_plugin
+
+    class NoTest(insightconnect_plugin_runtime.Connection):
+        def __init__(self) -> None:
+            super().__init__(input={})
+
+        def connect(self, params: dict[str, Any]) -> None:
+            pass
+
+    class Upper(insightconnect_plugin_runtime.Action):
+        def __init__(self) -> None:
+            super().__init__("upper", "", None, None)
+
+        def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+            return {"text": str(params.get("text", "")).upper()}
+
+    plugin = insightconnect_plugin_runtime.Plugin(name="s", vendor="t", version="1.0.0", connection=NoTest())
+    plugin.add_action(Upper())
+    assert check_plugin(plugin, {}, max_examples=4, budget_seconds=3) == []

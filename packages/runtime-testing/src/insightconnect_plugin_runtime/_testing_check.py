@@ -148,7 +148,9 @@ def check_plugin(
         if fuzz and http_fuzz:
             from ._testing_http_fuzz import fuzz_http
 
-            targets = [("connection_test", "")] if not only else []
+            # a plugin whose connection has no test (the runtime refuses to run one) has nothing to fuzz
+            testable = any(hasattr(plugin.connection, method) for method in ("test", "test_task"))
+            targets = [("connection_test", "")] if testable and not only else []
             for kind, name in targets + [(kind, name) for kind, name, _ in steps(plugin, only)]:
                 findings += fuzz_http(
                     plugin, kind, name, connection, max_examples=max_examples // 4, budget_seconds=budget_seconds

@@ -150,6 +150,31 @@ def aim_connection(connection: dict[str, Any], schema: Any, server: FaultServer)
     return aimed
 
 
+_TLS_TO_PLAIN = ("wrong version number", "record layer failure", "unknown protocol", "http request")
+
+
+def speaks_tls_to_plain_server(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) is a TLS handshake that met the plain-HTTP fault server.
+
+    A step whose API is ``https://`` (a constant, or a host field the plugin prefixes) cannot be
+    answered by the fault server, which speaks plain HTTP: that handshake failure is the kit's doing,
+    not a fault of the service, so the step is left unfuzzed rather than reported.
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or len(seen) > 50:
+            continue
+        seen.add(id(current))
+        text = str(current).lower()
+        if "ssl" in text and any(marker in text for marker in _TLS_TO_PLAIN):
+            return True
+        if isinstance(current, BaseException):
+            pending += [current.__cause__, current.__context__, *current.args]
+    return False
+
+
 def response_strategy() -> Any:
     """Generated answers: any common status, content type and a JSON-ish, text or binary body."""
     from hypothesis import strategies as st
@@ -240,6 +265,9 @@ def fuzz_http(
             if value.stopped and kind != "trigger":
                 detail = f"still sleeping after {backoff_limit:g} s of virtual time (retrying without end?)"
                 findings.setdefault(("time", "backoff"), Finding(label, "time", detail, fault.label))
+                return
+            if value.error is not None and speaks_tls_to_plain_server(value.error):
+                stalled.set()  # an https:// address reached the plain fault server: nothing to fuzz
                 return
             for finding in judge(label, step, value, canary):
                 finding = Finding(finding.step, finding.check, finding.detail, fault.label)
