@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -125,20 +126,24 @@ class Remote(_Action):
         return {"count": 1}
 
 
+STOP_RETRYING = threading.Event()
+
+
 class Retrying(_Action):
-    """Retries an unreachable service for longer than any budget, as cloud SDKs do."""
+    """Retries an unreachable service until the test sets ``STOP_RETRYING`` (a misconfigured SDK
+    retrying without end; the flag lets the test end the thread before the network guard goes)."""
 
     NAME = "retrying"
 
     def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
         import socket
 
-        for _ in range(20):
+        while not STOP_RETRYING.is_set():
             try:
                 socket.create_connection(("198.51.100.21", 443), timeout=2).close()
             except OSError:
                 time.sleep(0.2)
-        return {"count": 1}
+        raise PluginException(cause="Gave up.", assistance="")
 
 
 class Slow(_Action):

@@ -242,3 +242,76 @@ def test_credential_objects_get_markers_in_strings_and_plain_values_elsewhere():
         assert re.fullmatch(r'cnry\d\d[0-9a-f]{12}\+/&"%=', marker)
     assert canary.connection["other"] == canary.markers["other"]
     assert canary.markers["cred.token"].startswith("cnry00") and canary.markers["other"].startswith("cnry01")
+
+
+# --- exact base64 forms, resolution and nested credential types (mutation survivors) -----------------
+
+
+def test_the_base64_forms_are_exactly_the_characters_made_of_the_marker_alone():
+    import math
+
+    marker = "k>>>???>>?>?~~~"  # its base64 has both "+" and "/" at every alignment
+    raw = marker.encode()
+    forms = dict(marker_forms(marker))
+    assert sorted(name for name in forms if name.startswith("base64")) == [
+        "base64@0", "base64@1", "base64@2", "base64url@0", "base64url@1", "base64url@2",
+    ]  # fmt: skip
+    for offset in range(3):
+        core = forms[f"base64@{offset}"]
+        start, end = math.ceil(8 * offset / 6), (8 * (offset + len(raw))) // 6
+        assert core == base64.b64encode(b"\0" * offset + raw).decode()[start:end]
+        assert core in base64.b64encode(b"Q" * offset + raw + b"\xff tail").decode()
+        assert "+" in core and "/" in core
+        url = forms[f"base64url@{offset}"]
+        assert url == core.replace("+", "-").replace("/", "_") and "+" not in url and "/" not in url
+        assert url in base64.urlsafe_b64encode(b"Z" * offset + raw + b"!").decode()
+
+
+def test_a_leak_is_a_value_it_can_be_hashed_and_not_changed():
+    import dataclasses
+
+    from insightconnect_plugin_runtime.testing import Leak
+
+    assert len({Leak("r", "f", "plain", "x"), Leak("r", "f", "plain", "x")}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Leak("r", "f", "plain", "x").where = "elsewhere"
+
+
+def test_references_keep_their_own_keys_over_the_definition():
+    schema = {
+        "properties": {
+            # the property's own fields replace the definition's
+            "api_key": {"$ref": "#/definitions/credential_secret_key", "properties": {"token": {"type": "string"}}},
+            "extra": {"$ref": "#/definitions/credential_secret_key"},
+        },
+        "definitions": {"credential_secret_key": {"type": "object", "properties": {"secretKey": {"type": "string"}}}},
+    }
+    canary = canary_connection(schema, {})
+    assert sorted(canary.markers) == ["api_key.token", "extra.secretKey"]
+    assert canary.connection["api_key"] == {"token": canary.markers["api_key.token"]}
+
+
+def test_nested_credential_and_password_types_get_markers_and_odd_schemas_do_not_break():
+    schema = {
+        "properties": {
+            "cred": {
+                "$ref": "#/definitions/credential_x",
+            }
+        },
+        "definitions": {
+            "credential_x": {
+                # no "type": the properties make it an object
+                "properties": {
+                    "key": {"type": "credential_secret_key"},
+                    "pin": {"type": "password_pin"},
+                    "anything": True,  # a boolean schema: a string marker
+                    "port": {"type": "integer", "default": 8443},
+                    "flags": {"type": "array"},
+                },
+            }
+        },
+    }
+    canary = canary_connection(schema, {})
+    assert sorted(canary.markers) == ["cred.anything", "cred.key", "cred.pin"]
+    cred = canary.connection["cred"]
+    assert cred["key"] == canary.markers["cred.key"] and cred["port"] == 8443 and cred["flags"] == []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import insightconnect_plugin_runtime
 from insightconnect_plugin_runtime._testing_fuzz import fuzz_step, generation_schema
+from insightconnect_plugin_runtime.exceptions import PluginException
 
 from . import planted
 
@@ -53,10 +56,51 @@ def test_a_step_retrying_the_cut_network_past_the_budget_is_a_network_finding(pl
     from insightconnect_plugin_runtime._testing_network import loopback_only
 
     with loopback_only():
-        findings = fuzz_step(plugin, "action", "retrying", planted.GOOD_CONNECTION, max_examples=2, budget_seconds=0.5)
+        try:
+            findings = fuzz_step(
+                plugin, "action", "retrying", planted.GOOD_CONNECTION, max_examples=2, budget_seconds=0.5
+            )
+        finally:
+            planted.STOP_RETRYING.set()
+            time.sleep(0.5)  # the first run's thread ends while connections are still refused
     assert [(f.check, f.detail) for f in findings] == [
-        ("network", "no reply within 0.5 s while the network is unreachable")
+        ("network", "still retrying after 600 s of virtual time while the network is unreachable")
     ]
+
+
+def test_a_step_that_backs_off_and_then_gives_up_cleanly_is_not_a_finding():
+    """Past the budget in real time, but it ends in a PluginException after ten 30 s backoffs: the rerun
+    on a virtual clock shows it, so it is not reported."""
+    import socket
+    import threading
+
+    from insightconnect_plugin_runtime._testing_network import loopback_only
+
+    stop = threading.Event()
+
+    class GivesUp(planted._Action):
+        NAME = "gives_up"
+
+        def run(self, params={}):  # noqa: B006
+            for _ in range(10):
+                if stop.is_set():
+                    break
+                try:
+                    socket.create_connection(("198.51.100.22", 443), timeout=2).close()
+                except OSError:
+                    time.sleep(30)
+            raise PluginException(cause="The service is unreachable.", assistance="Check the network.")
+
+    patient = planted.Planted()
+    patient.add_action(GivesUp())
+    with loopback_only():
+        try:
+            assert (
+                fuzz_step(patient, "action", "gives_up", planted.GOOD_CONNECTION, max_examples=1, budget_seconds=0.5)
+                == []
+            )
+        finally:
+            stop.set()
 
 
 def test_a_step_over_budget_is_found(plugin):

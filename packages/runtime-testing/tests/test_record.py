@@ -120,3 +120,67 @@ def test_an_unrecorded_request_fails_the_step_in_replay_mode(tmp_path):
     with kit.recording(cassette, record_mode="none"):
         result = kit.action("fetch", {})
     assert result.status == "error" and "CannotOverwriteExistingCassetteException" in type(result.error).__name__
+
+
+# --- the scrubber's edges and the recorder's defaults (mutation survivors) ------------------------
+
+
+def test_the_scrubber_masks_bytes_that_are_not_utf8_and_leaves_other_values_alone():
+    from insightconnect_plugin_runtime._testing_record import Scrubber
+
+    scrubber = Scrubber({"api_key": {"secretKey": "key-of-the-test"}}, SCHEMA)
+    assert scrubber.data(b"\xff key-of-the-test \xfe") == b"\xff ******** \xfe"
+    assert scrubber.data(b"utf8 key-of-the-test \xc3\xa9") == "utf8 ******** é".encode()
+    assert scrubber.data("key-of-the-test") == "********"
+    assert scrubber.data(123) == 123 and scrubber.data(None) is None
+
+
+def _gzip_echo(request: Any) -> Any:
+    import gzip
+
+    from werkzeug import Response
+
+    body = gzip.compress(json.dumps({"items": [1], "echo": request.headers.get("X-Api-Key")}).encode())
+    return Response(body, headers={"Content-Encoding": "gzip"}, content_type="application/json")
+
+
+def test_the_default_mode_records_once_and_compressed_answers_are_stored_decoded_and_scrubbed(tmp_path):
+    from pytest_httpserver import HTTPServer
+
+    from insightconnect_plugin_runtime.testing import recorded_http
+
+    httpserver = HTTPServer(host="127.0.0.1")  # its own: the module's shared one is stopped above
+    httpserver.start()
+    httpserver.expect_request("/items").respond_with_handler(_gzip_echo)
+    connection = {"api_key": {"secretKey": "key-of-the-test"}}
+    request = urllib.request.Request(httpserver.url_for("/items"), headers={"X-Api-Key": "key-of-the-test"})
+    cassette = tmp_path / "gz.yaml"
+    with recorded_http(cassette, connection, SCHEMA):  # default record mode: once
+        assert urllib.request.urlopen(request, timeout=5).status == 200
+    text = cassette.read_text()
+    assert '"echo": "********"' in text  # stored decoded (readable), then scrubbed
+    assert "key-of-the-test" not in text
+    httpserver.stop()
+    with recorded_http(cassette, connection, SCHEMA):  # once: the file exists now, so it replays
+        assert urllib.request.urlopen(request, timeout=5).status == 200
+
+
+def test_recording_without_vcrpy_says_what_to_install(monkeypatch, tmp_path):
+    import sys
+
+    from insightconnect_plugin_runtime.testing import recorded_http
+
+    monkeypatch.setitem(sys.modules, "vcr", None)
+    with pytest.raises(RuntimeError, match=r"needs vcrpy: pip install 'icon-runtime-testing\[record\]'"):
+        with recorded_http(tmp_path / "c.yaml", {}):
+            pass
+
+
+def test_the_default_record_mode_is_once_as_documented():
+    import inspect
+
+    from insightconnect_plugin_runtime._testing_record import recorded_http as recorder
+    from insightconnect_plugin_runtime.testing import recorded_http
+
+    for function in (recorder, recorded_http):
+        assert inspect.signature(function).parameters["record_mode"].default == "once"

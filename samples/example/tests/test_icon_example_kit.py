@@ -8,7 +8,7 @@ import unittest
 from pathlib import Path
 
 from insightconnect_plugin_runtime.exceptions import ConnectionTestException, PluginException
-from insightconnect_plugin_runtime.testing import PluginKit, assert_no_leaks, fuzz_step, load_plugin
+from insightconnect_plugin_runtime.testing import PluginKit, assert_no_leaks, fuzz_connection, fuzz_step, load_plugin
 
 BIN = Path(__file__).resolve().parents[1] / "bin" / "icon_example"
 CONNECTION = {"api_key": {"secretKey": "example-secret-key-123"}, "greeting_prefix": "Hello"}
@@ -41,6 +41,16 @@ class TestExample(unittest.TestCase):
             again = self.kit.trigger("emit_greeting", {"name": "Bo", "interval": 0}, max_events=2, state_dir=state)
         numbers = [event["number"] for event in first.outputs + again.outputs]
         self.assertEqual(numbers, [1, 2, 3, 4])  # none lost, none repeated
+
+    def test_trigger_restarted_at_every_checkpoint_loses_and_repeats_nothing(self):
+        # a minute between greetings: the virtual clock makes the sleeps instant
+        report = self.kit.restart_trigger("emit_greeting", {"name": "Cy", "interval": 60}, events=4, at="checkpoint")
+        self.assertTrue(report.ok, str(report))
+        self.assertEqual([event["number"] for event in report.observed], [1, 2, 3, 4])
+        self.assertEqual(report.checkpoints, 4)
+
+    def test_connection_survives_fuzzed_parameters(self):
+        self.assertEqual(fuzz_connection(self.kit.plugin, max_examples=15), [])
 
     def test_task_pages_through_every_event(self):
         pages = list(self.kit.task_session("monitor_events", {"total": 5, "page_size": 2}).pages())

@@ -137,6 +137,21 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("ICON_RUNTIME_ADMIN", "flag", "on", "http", "`off` removes the admin endpoints (404)"),
     Variable(
+        "ICON_RUNTIME_FAILURE_BUNDLE_DIR",
+        "text",
+        "",
+        "http",
+        "a directory: every failing step writes a masked failure bundle there (0600; the test kit replays it)",
+    ),
+    Variable("ICON_RUNTIME_FAILURE_BUNDLE_MAX_BYTES", "number", "1048576", "http", "size bound of one failure bundle"),
+    Variable(
+        "ICON_RUNTIME_FAILURE_BUNDLE_MAX_FILES",
+        "number",
+        "100",
+        "http",
+        "failure bundles kept before no more are written",
+    ),
+    Variable(
         "ICON_RUNTIME_STDLIB_JSON",
         "flag",
         "off",

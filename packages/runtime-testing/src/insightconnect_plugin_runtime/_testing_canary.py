@@ -37,6 +37,8 @@ _SECRET_NAME = re.compile(
 )
 IDENTITY_FIELDS = frozenset({"username", "user", "domain", "login", "email"})
 MARKER_SUFFIX = '+/&"%='
+#: For a marker 0, 1 or 2 bytes into a base64 group: the first output character made of its bits only.
+_FIRST_WHOLE_CHAR = (0, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,11 @@ def marker_forms(marker: str) -> Iterator[tuple[str, str]]:
     yield "html-escaped", html.escape(marker)
     yield "hex", binascii.hexlify(raw).decode()
     yield "HEX", binascii.hexlify(raw).decode().upper()
-    for offset in range(3):
-        # base64 of the marker wherever it sits in a longer byte string (Basic auth "user:secret")
-        encoded = base64.b64encode(b"\0" * offset + raw).decode().rstrip("=")
-        core = encoded[-(-8 * offset // 6) : (8 * (offset + len(raw))) // 6]
+    for offset, first in enumerate(_FIRST_WHOLE_CHAR):
+        # base64 of the marker wherever it sits in a longer byte string (Basic auth "user:secret"):
+        # only the characters made of the marker's bits alone, whatever comes before and after it
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        core = encoded[first : (8 * (offset + len(raw))) // 6]
         yield f"base64@{offset}", core
         yield f"base64url@{offset}", core.replace("+", "-").replace("/", "_")
 
@@ -109,8 +112,10 @@ def _resolve(prop: Any, definitions: dict[str, Any]) -> dict[str, Any]:
         return {}
     ref = prop.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/definitions/"):
-        target = definitions.get(ref.rsplit("/", 1)[-1], {})
-        return {**target, **{k: v for k, v in prop.items() if k != "$ref"}}
+        target = definitions.get(ref.removeprefix("#/definitions/"), {})
+        overrides = dict(prop)
+        del overrides["$ref"]
+        return {**target, **overrides}
     return prop
 
 
@@ -133,20 +138,21 @@ def _fill(value_schema: dict[str, Any], definitions: dict[str, Any], path: str, 
     value_schema = _resolve(value_schema, definitions)
     kind = value_schema.get("type")
     properties = value_schema.get("properties")
-    if kind == "object" or isinstance(properties, dict):
+    if isinstance(properties, dict):
         filled = {}
-        for key, sub in (properties or {}).items():
+        for key, sub in properties.items():
             sub_path = f"{path}.{key}"
             if key in IDENTITY_FIELDS:
                 filled[key] = f"canary-{key}"
             else:
                 filled[key] = _fill(sub, definitions, sub_path, canary)
         return filled
-    if kind in (None, "string", "password", "credential") or str(kind).startswith(("credential", "password")):
+    if kind in (None, "string") or str(kind).startswith(("credential", "password")):
         marker = f"cnry{len(canary.markers):02d}{_random.token_hex(6)}{MARKER_SUFFIX}"
         canary.markers[path] = marker
         return marker
-    return sample({"type": "object", "properties": {"v": value_schema}, "definitions": definitions}).get("v")
+    # other leaves (ports, flags, lists): a plausible value; nested objects were handled above
+    return sample({"properties": {"v": value_schema}}).get("v")
 
 
 def canary_connection(schema: dict[str, Any] | None, base: dict[str, Any] | None = None) -> Canary:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._testing_fuzz import Finding, fuzz_step, judge
+from ._testing_fuzz import Finding, fuzz_step, judge, valid_input
 from ._testing_network import loopback_only
 from ._testing_run import execute, isolated_directories, start_message
 
@@ -100,7 +100,7 @@ def canary_findings(plugin: Any, connection: Mapping[str, Any] | None, only: set
         result = execute(plugin, start_message("connection_test", "", connection=canary.connection), is_test=True)
         findings += [Finding("connection test", "leak", str(leak)) for leak in canary.leaks(result.texts())]
         for kind, name, step in steps(plugin, only):
-            params = step.input.sample() if getattr(step, "input", None) is not None else {}
+            params = valid_input(getattr(getattr(step, "input", None), "schema", None))
             message = start_message(kind, name, params, canary.connection, meta={"triggerId": "canary"}, state={})
             if kind == "trigger":  # a sample trigger may poll forever: the fuzz run bounds it in time
                 continue
@@ -119,9 +119,13 @@ def check_plugin(
     fuzz: bool = True,
     only: set[str] | None = None,
     spec: str | os.PathLike[str] | None = None,
+    http_fuzz: bool = True,
+    connection_fuzz: bool = True,
 ) -> list[Finding]:
     """Every finding of the static checks (with ``spec``: plugin.spec.yaml against the code), the canary
-    runs and (unless ``fuzz`` is false) the fuzz runs."""
+    runs and (unless ``fuzz`` is false) the fuzz runs: step inputs, the connection (unless
+    ``connection_fuzz`` is false or ``only`` names steps) and outgoing HTTP answered by the fault server
+    (unless ``http_fuzz`` is false; standard faults plus a quarter of ``max_examples`` generated)."""
     findings = static_findings(plugin, only)
     if spec is not None:
         from ._testing_spec import example_connection, load_spec, spec_findings
@@ -132,10 +136,24 @@ def check_plugin(
             connection = example_connection(plugin, parsed)
     with loopback_only():
         findings += canary_findings(plugin, connection, only)
+        if fuzz and connection_fuzz and not only:
+            from ._testing_connection_fuzz import fuzz_connection
+
+            findings += fuzz_connection(plugin, max_examples=max_examples, budget_seconds=budget_seconds)
         if fuzz:
             for kind, name, _ in steps(plugin, only):
                 findings += fuzz_step(
                     plugin, kind, name, connection, max_examples=max_examples, budget_seconds=budget_seconds
+                )
+        if fuzz and http_fuzz:
+            from ._testing_http_fuzz import fuzz_http
+
+            # a plugin whose connection has no test (the runtime refuses to run one) has nothing to fuzz
+            testable = any(hasattr(plugin.connection, method) for method in ("test", "test_task"))
+            targets = [("connection_test", "")] if testable and not only else []
+            for kind, name in targets + [(kind, name) for kind, name, _ in steps(plugin, only)]:
+                findings += fuzz_http(
+                    plugin, kind, name, connection, max_examples=max_examples // 4, budget_seconds=budget_seconds
                 )
     return findings
 

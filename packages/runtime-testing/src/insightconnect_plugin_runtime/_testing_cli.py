@@ -21,6 +21,8 @@ class CheckCommand:
         parser.add_argument("--max-examples", type=int, default=20, help="fuzzed inputs per step (default 20)")
         parser.add_argument("--budget", type=float, default=10.0, help="seconds a step may take (default 10)")
         parser.add_argument("--no-fuzz", action="store_true", help="static checks and canary runs only")
+        parser.add_argument("--no-http-fuzz", action="store_true", help="no outgoing-HTTP fault fuzzing")
+        parser.add_argument("--no-connection-fuzz", action="store_true", help="no connection fuzzing")
         parser.add_argument("--step", action="append", default=[], help="check only this step (repeatable)")
         parser.add_argument(
             "--spec", help="plugin.spec.yaml to compare with the code (default: ./plugin.spec.yaml if present)"
@@ -47,6 +49,8 @@ class CheckCommand:
             max_examples=args.max_examples,
             budget_seconds=args.budget,
             fuzz=not args.no_fuzz,
+            http_fuzz=not args.no_http_fuzz,
+            connection_fuzz=not args.no_connection_fuzz,
             only=set(args.step) or None,
             spec=spec,
         )

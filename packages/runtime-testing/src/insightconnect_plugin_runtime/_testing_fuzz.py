@@ -18,8 +18,10 @@ Oracles, per example:
 * **leak**: no form of any canary secret appears in the reply, the step log, the events or other
   loggers' records;
 * **network** (only with the network cut, as ``check`` does): an unclassified exception caused by the
-  refused connection, i.e. the step does not turn an unreachable service into a ``PluginException``,
-  or no reply within the budget while connections were being refused (a client retrying);
+  refused connection, i.e. the step does not turn an unreachable service into a ``PluginException``.
+  A step without a reply within the budget while connections were being refused is run again on a
+  virtual clock (its backoff sleeps cost nothing) and judged by how it ends; still retrying after
+  ``BACKOFF_LIMIT`` virtual seconds, or blocked in real time, is a finding;
 * **time**: an action or task returns within ``budget_seconds``. A trigger that emits nothing within
   the budget is not a finding (triggers poll), but it ends that trigger's fuzzing: the thread running
   it cannot be killed.
@@ -130,6 +132,31 @@ def boundary_examples(schema: Any, limit: int = 50) -> list[dict[str, Any]]:
     return examples[:limit]
 
 
+def valid_input(schema: Any) -> dict[str, Any]:
+    """An input the step accepts: the schema's sample when it validates (a sample ignores bounds and
+    patterns), else the first boundary example that does, else the simplest value Hypothesis finds."""
+    import jsonschema
+
+    from insightconnect_plugin_runtime.util import sample
+
+    if not isinstance(schema, dict) or not schema.get("properties"):
+        return {}
+    candidates = [sample(schema), *boundary_examples(schema)]
+    for candidate in candidates:
+        try:
+            jsonschema.validate(candidate, schema)
+        except (jsonschema.ValidationError, jsonschema.SchemaError):
+            continue
+        return candidate
+    try:
+        from hypothesis import find, settings
+        from hypothesis_jsonschema import from_schema
+
+        return find(from_schema(generation_schema(schema)), lambda _: True, settings=settings(database=None))
+    except Exception:  # an unsatisfiable schema: the sample, for the runtime to reject
+        return candidates[0]
+
+
 def _run_bounded(function: Any, budget_seconds: float) -> tuple[bool, Any]:
     """Run ``function`` in a daemon thread; ``(finished, its result or exception)``."""
     outcome: dict[str, Any] = {}
@@ -144,6 +171,31 @@ def _run_bounded(function: Any, budget_seconds: float) -> tuple[bool, Any]:
     thread.start()
     thread.join(budget_seconds)
     return not thread.is_alive(), outcome.get("value")
+
+
+#: Virtual seconds a step may spend backing off from an unreachable service (see ``_on_virtual_time``).
+BACKOFF_LIMIT = 600.0
+
+
+def _on_virtual_time(
+    label: str, step: Any, message: Any, canary: Any, plugin: Any, budget_seconds: float, params: Any
+) -> list[Finding]:
+    """A step that outlived the budget while its connections were refused is usually backing off and
+    retrying (SDKs do, for minutes); run it again on a virtual clock, so its sleeps cost nothing, and
+    judge how it ends: classified (no finding), unclassified (a ``network`` finding), or still
+    retrying after :data:`BACKOFF_LIMIT` virtual seconds (a ``network`` finding)."""
+    from ._testing_clock import VirtualClock
+
+    with VirtualClock(limit_seconds=BACKOFF_LIMIT):
+        finished, value = _run_bounded(lambda: execute(plugin, message), budget_seconds)
+    example = _short(params)
+    if not finished or isinstance(value, BaseException):
+        detail = f"no reply within {budget_seconds:g} s while the network is unreachable"
+        return [Finding(label, "network", detail, example)]
+    if value.stopped:
+        detail = f"still retrying after {BACKOFF_LIMIT:g} s of virtual time while the network is unreachable"
+        return [Finding(label, "network", detail, example)]
+    return judge(label, step, value, canary)
 
 
 def judge(step_label: str, step: Any, result: StepResult, canary: Any) -> list[Finding]:
@@ -224,9 +276,10 @@ def fuzz_step(
             if kind != "trigger":
                 detail = f"no reply within {budget_seconds:g} s"
                 if len(REFUSED) > refused_before:  # retrying an unreachable service, not hanging on input
-                    finding = Finding(label, "network", f"{detail} while the network is unreachable", _short(params))
-                else:
-                    finding = Finding(label, "time", detail, _short(params))
+                    for finding in _on_virtual_time(label, step, message, canary, plugin, budget_seconds, params):
+                        findings.setdefault((finding.check, finding.detail.split(":")[0]), finding)
+                    return
+                finding = Finding(label, "time", detail, _short(params))
                 findings.setdefault((finding.check, "time"), finding)
             return
         if isinstance(value, BaseException):  # the kit itself failed: report it rather than hide it

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._testing_run import StepResult, _collect_records, _roundtrip
+from ._testing_spans import captured_spans
 
 _ROUTES = {
     ("action", False): "/api/v1/actions/{name}",
@@ -58,10 +59,15 @@ def execute_http(plugin: Any, message: Mapping[str, Any], *, is_test: bool = Fal
     name = sent["body"].get(kind, "")
     client = _client(plugin)
     started = time.perf_counter()
-    with _collect_records() as records:
+    with _collect_records() as records, captured_spans() as spans:
         response = client.post(route.format(name=name), data=json.dumps(sent), content_type="application/json")
     seconds = time.perf_counter() - started
     reply = json.loads(response.data) if response.data else {}
     return StepResult(
-        message=sent, reply=reply, records=list(records.lines), http_status=response.status_code, seconds=seconds
+        message=sent,
+        reply=reply,
+        records=list(records.lines),
+        http_status=response.status_code,
+        seconds=seconds,
+        spans=spans,
     )

@@ -80,3 +80,46 @@ def loopback_only() -> Iterator[list[str]]:
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = original_getaddrinfo
+
+
+@contextlib.contextmanager
+def redirected_to(port: int, host: str = "127.0.0.1") -> Iterator[list[str]]:
+    """Send every non-loopback TCP connection to ``host:port`` (a local fake) instead, and resolve every
+    remote name to it; yields the destinations the plugin asked for.
+
+    So a plugin whose API address is a constant still talks to the fake; nothing leaves the machine.
+    TLS clients reach a plain-HTTP fake and fail their handshake, which is one more fault to handle.
+    """
+    asked: list[str] = []
+    original_connect = socket.socket.connect
+    original_connect_ex = socket.socket.connect_ex
+    original_getaddrinfo = socket.getaddrinfo
+
+    def target(sock: socket.socket, address: Any) -> Any:
+        if sock.family != socket.AF_INET or not isinstance(address, tuple) or _is_loopback(address[0]):
+            return address
+        asked.append(f"{address[0]}:{address[1] if len(address) > 1 else ''}")
+        return (host, port)
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        original_connect(sock, target(sock, address))
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        return original_connect_ex(sock, target(sock, address))
+
+    def getaddrinfo(name: Any, *args: Any, **kwargs: Any) -> Any:
+        if name is not None and not _is_loopback(name):
+            asked.append(str(name))
+            kwargs.pop("family", None)
+            return original_getaddrinfo(host, port, socket.AF_INET, *args[2:], **kwargs)
+        return original_getaddrinfo(name, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield asked
+    finally:
+        socket.socket.connect = original_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = original_getaddrinfo

@@ -19,12 +19,14 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from insightconnect_plugin_runtime import constants
 from insightconnect_plugin_runtime.exceptions import LoggedException
+
+from ._testing_spans import captured_spans
 
 KINDS = ("action", "trigger", "task")
 
@@ -36,13 +38,16 @@ class EnoughEvents(BaseException):  # noqa: N818 - a stop signal, not an error
 class CollectingDispatcher:
     """Keeps every trigger event envelope in memory, in order, with its idempotency key."""
 
-    def __init__(self, max_events: int | None = None) -> None:
+    def __init__(self, max_events: int | None = None, gate: Callable[[], None] | None = None) -> None:
         self.max_events = max_events
+        self.gate = gate
         self.messages: list[dict[str, Any]] = []
         self.keys: list[str | None] = []
         self.webhook_url = ""
 
     def write(self, msg: Any, idempotency_key: str | None = None) -> None:
+        if self.gate is not None:  # the restart harness stops the run here after a checkpoint
+            self.gate()
         # The event after the last one wanted is refused, not kept: the trigger had the chance to
         # checkpoint the ones delivered, as it would before the orchestrator stopped it.
         if self.max_events is not None and len(self.messages) >= self.max_events:
@@ -70,6 +75,7 @@ class StepResult:
     http_status: int | None = None
     seconds: float = 0.0
     stopped: bool = False
+    spans: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -113,13 +119,15 @@ class StepResult:
         return [self.output] if "output" in self.body else []
 
     def texts(self) -> Iterator[tuple[str, str]]:
-        """``(where, text)`` for every path a secret could leave by: reply, step log, events, records."""
+        """``(where, text)`` for every path a secret could leave by: reply, step log, events, records,
+        and spans (when icon-runtime-tracing is installed)."""
         yield "reply", json.dumps(self.reply, default=str)
         yield "step log", self.log
         for number, event in enumerate(self.events, 1):
             yield f"event {number}", json.dumps(event, default=str)
         for number, record in enumerate(self.records, 1):
             yield f"log record {number}", record
+        yield from self.spans
 
 
 def start_message(
@@ -204,19 +212,27 @@ def _roundtrip(plugin: Any, value: Any) -> Any:
 
 
 def execute(
-    plugin: Any, message: Mapping[str, Any], *, is_test: bool = False, max_events: int | None = None
+    plugin: Any,
+    message: Mapping[str, Any],
+    *,
+    is_test: bool = False,
+    max_events: int | None = None,
+    gate: Callable[[], None] | None = None,
 ) -> StepResult:
-    """Run ``message`` through ``plugin.handle_step`` and return what came out of it."""
+    """Run ``message`` through ``plugin.handle_step`` and return what came out of it.
+
+    ``gate`` (triggers) is called before each event is delivered; it may raise :class:`EnoughEvents`.
+    """
     sent = _roundtrip(plugin, dict(message))
     dispatcher = None
     registered = None
     if sent.get("type") == "trigger_start" and not is_test:
         registered = plugin.triggers.get(sent.get("body", {}).get("trigger"))
-        dispatcher = CollectingDispatcher(max_events)
+        dispatcher = CollectingDispatcher(max_events, gate)
     started = time.perf_counter()
     error: BaseException | None = None
     stopped = False
-    with _collect_records() as records:
+    with _collect_records() as records, captured_spans() as spans:
         # The runner copies the registered trigger per execution: the copy keeps this dispatcher.
         previous = getattr(registered, "dispatcher", None)
         if registered is not None:
@@ -245,4 +261,5 @@ def execute(
         events=list(dispatcher.messages) if dispatcher is not None else [],
         seconds=seconds,
         stopped=stopped,
+        spans=spans,
     )

@@ -24,32 +24,47 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._testing_bundle import BundleReplay, replay_bundle
 from ._testing_canary import Canary, Leak, canary_connection, is_credential, marker_forms
 from ._testing_check import check_plugin
+from ._testing_clock import ClockLimit, VirtualClock
+from ._testing_connection_fuzz import fuzz_connection
 from ._testing_fuzz import Finding, fuzz_step
+from ._testing_http_fuzz import Fault, FaultServer, fuzz_http
+from ._testing_network import loopback_only, redirected_to
 from ._testing_restart import RestartReport
 from ._testing_run import CollectingDispatcher, EnoughEvents, StepResult, execute, isolated_directories, start_message
 
 __all__ = [
+    "BundleReplay",
     "Canary",
     "CanaryRun",
+    "ClockLimit",
     "CollectingDispatcher",
     "EnoughEvents",
+    "Fault",
+    "FaultServer",
     "Finding",
     "Leak",
     "PluginKit",
     "RestartReport",
     "StepResult",
     "TaskSession",
+    "VirtualClock",
     "assert_no_leaks",
     "canary_connection",
     "check_plugin",
+    "fuzz_connection",
+    "fuzz_http",
     "fuzz_step",
     "is_credential",
     "recorded_http",
+    "replay_bundle",
     "restart_trigger",
     "load_plugin",
+    "loopback_only",
     "marker_forms",
+    "redirected_to",
     "run_action",
     "run_connection_test",
     "run_task",
@@ -243,17 +258,39 @@ def restart_trigger(
     *,
     events: int = 5,
     key: Any = None,
+    at: str = "event",
+    clock: bool = True,
+    clock_limit: float = 24 * 3600,
 ) -> RestartReport:
-    """Stop trigger ``name`` after every delivered event and restart it from its checkpoint; the report
-    compares the events with an uninterrupted run (``report.ok``, ``report.lost``, ``report.duplicated``).
+    """Stop trigger ``name`` at every boundary and restart it from its checkpoint; the report compares
+    the events with an uninterrupted run (``report.ok``, ``report.lost``, ``report.duplicated``).
 
-    ``key`` (default: the whole event output) says which events are the same event.
+    ``at="event"`` stops after every delivered event, ``at="checkpoint"`` right after every change
+    of the checkpoint file. With ``clock`` (default) each run has a :class:`VirtualClock`: sleeps
+    return at once and a run ends after ``clock_limit`` virtual seconds. ``key`` (default: the whole
+    event output) says which events are the same event.
     """
+    from ._testing_restart import checkpoint_file
     from ._testing_restart import restart_trigger as harness
 
     plugin = _plugin(plugin)
+    connection = _connection(plugin, connection)
+    message = start_message("trigger", name, input, connection, meta=DEFAULT_TRIGGER_META)
+
+    def run(max_events: int | None, state_dir: str, gate: Any) -> StepResult:
+        with isolated_directories(state_dir):
+            return execute(plugin, message, max_events=max_events, gate=gate)
+
     options = {"key": key} if key is not None else {}
-    return harness(run_trigger, plugin, name, input, _connection(plugin, connection), events=events, **options)
+    return harness(
+        run,
+        events=events,
+        at=at,
+        clock=clock,
+        clock_limit=clock_limit,
+        checkpoint_path=checkpoint_file(DEFAULT_TRIGGER_META["triggerId"]),
+        **options,
+    )
 
 
 def recorded_http(
@@ -327,6 +364,14 @@ class PluginKit:
 
     def restart_trigger(self, name: str, input: Mapping[str, Any] | None = None, **options: Any) -> RestartReport:
         return restart_trigger(self.plugin, name, input, options.pop("connection", self.connection), **options)
+
+    def fuzz_http(self, kind: str, name: str, input: Mapping[str, Any] | None = None, **options: Any) -> list[Finding]:
+        """:func:`fuzz_http` of one step with this kit's connection."""
+        return fuzz_http(self.plugin, kind, name, options.pop("connection", self.connection), input, **options)
+
+    def replay_bundle(self, path: str | os.PathLike[str], connection: Any = None, **options: Any) -> BundleReplay:
+        """:func:`replay_bundle` with this plugin (the bundle's masked connection unless ``connection``)."""
+        return replay_bundle(path, self.plugin, connection, **options)
 
     def canary(
         self,
