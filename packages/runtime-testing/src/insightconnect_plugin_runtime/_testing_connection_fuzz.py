@@ -20,7 +20,18 @@ import threading
 from typing import Any
 
 from ._testing_canary import Canary, canary_connection
-from ._testing_fuzz import Finding, _run_bounded, _short, boundary_examples, input_strategy, judge, valid_input
+from ._testing_fuzz import (
+    Finding,
+    _run_bounded,
+    _short,
+    boundary_examples,
+    hypothesis_runner,
+    input_strategy,
+    judge,
+    keep_judged,
+    keep_kit_crash,
+    valid_input,
+)
 from ._testing_network import REFUSED, loopback_only
 from ._testing_run import execute, isolated_directories, start_message
 
@@ -45,8 +56,6 @@ def fuzz_connection(
     budget_seconds: float = 10.0,
 ) -> list[Finding]:
     """Generated connections through the connection test (and ``step``, ``(kind, name)``, if given)."""
-    from hypothesis import HealthCheck, Phase, example, given, settings
-
     schema = getattr(plugin.connection, "schema", None)
     if not isinstance(schema, dict) or not schema.get("properties"):
         return []
@@ -88,28 +97,15 @@ def fuzz_connection(
                 findings.setdefault((check, "time"), Finding(label, check, detail, shown))
             return
         if isinstance(value, BaseException):
-            finding = Finding(label, "crash", f"kit: {type(value).__name__}: {value}", shown)
-            findings.setdefault((finding.check, finding.detail), finding)
+            keep_kit_crash(findings, label, value, shown)
             return
-        for finding in judge(label, target, value, canary):
-            finding = Finding(finding.step, finding.check, finding.detail, shown)
-            findings.setdefault((finding.check, finding.detail.split(":")[0]), finding)
+        keep_judged(findings, judge(label, target, value, canary), shown)
 
     try:
         strategy = input_strategy(schema)
     except Exception as error:
         return [Finding(label, "schema", f"no connection can be generated from the connection schema: {error}")]
-    test = given(strategy)(run_one)
-    for explicit in reversed(boundary_examples(schema)):
-        test = example(explicit)(test)
-    runner = settings(
-        max_examples=max(1, max_examples),
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=(Phase.explicit, Phase.generate),
-        suppress_health_check=list(HealthCheck),
-    )(test)
+    runner = hypothesis_runner(run_one, strategy, boundary_examples(schema), max_examples)
     with loopback_only(), isolated_directories():
         try:
             runner()

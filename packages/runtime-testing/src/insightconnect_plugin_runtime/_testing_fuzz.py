@@ -243,6 +243,41 @@ def _short(value: Any, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def keep_judged(findings: dict[tuple[str, str], Finding], judged: list[Finding], shown: str | None = None) -> None:
+    """Keep each judged finding once per check and kind of detail, shown with ``shown`` when given."""
+    for finding in judged:
+        if shown is not None:
+            finding = Finding(finding.step, finding.check, finding.detail, shown)
+        findings.setdefault((finding.check, finding.detail.split(":")[0]), finding)
+
+
+def keep_kit_crash(findings: dict[tuple[str, str], Finding], label: str, error: BaseException, shown: str) -> None:
+    """The kit itself failed on one example: report it rather than hide it."""
+    finding = Finding(label, "crash", f"kit: {type(error).__name__}: {error}", shown)
+    findings.setdefault((finding.check, finding.detail), finding)
+
+
+def hypothesis_runner(run_one: Any, strategy: Any, explicit: list[Any], max_examples: int) -> Any:
+    """``run_one`` over the ``explicit`` examples, then ``max_examples`` generated ones (none for 0).
+
+    The same examples every time (derandomized, no example database) and no Hypothesis deadline: the
+    kit's own time budget judges a slow step, and a fuzz finding must be reproducible.
+    """
+    from hypothesis import HealthCheck, Phase, example, given, settings
+
+    test = given(strategy)(run_one)
+    for value in reversed(explicit):
+        test = example(value)(test)
+    return settings(
+        max_examples=max(1, max_examples),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=(Phase.explicit, Phase.generate) if max_examples else (Phase.explicit,),
+        suppress_health_check=list(HealthCheck),
+    )(test)
+
+
 def fuzz_step(
     plugin: Any,
     kind: str,
@@ -253,8 +288,6 @@ def fuzz_step(
     budget_seconds: float = 10.0,
 ) -> list[Finding]:
     """Fuzz one action, trigger or task; returns the findings (distinct by check and detail)."""
-    from hypothesis import HealthCheck, Phase, example, given, settings
-
     registry = {"action": plugin.actions, "trigger": plugin.triggers, "task": plugin.tasks}[kind]
     step = registry[name]
     label = f"{kind} {name}"
@@ -276,34 +309,23 @@ def fuzz_step(
             if kind != "trigger":
                 detail = f"no reply within {budget_seconds:g} s"
                 if len(REFUSED) > refused_before:  # retrying an unreachable service, not hanging on input
-                    for finding in _on_virtual_time(label, step, message, canary, plugin, budget_seconds, params):
-                        findings.setdefault((finding.check, finding.detail.split(":")[0]), finding)
+                    keep_judged(
+                        findings, _on_virtual_time(label, step, message, canary, plugin, budget_seconds, params)
+                    )
                     return
                 finding = Finding(label, "time", detail, _short(params))
                 findings.setdefault((finding.check, "time"), finding)
             return
-        if isinstance(value, BaseException):  # the kit itself failed: report it rather than hide it
-            finding = Finding(label, "crash", f"kit: {type(value).__name__}: {value}", _short(params))
-            findings.setdefault((finding.check, finding.detail), finding)
+        if isinstance(value, BaseException):
+            keep_kit_crash(findings, label, value, _short(params))
             return
-        for finding in judge(label, step, value, canary):
-            findings.setdefault((finding.check, finding.detail.split(":")[0]), finding)
+        keep_judged(findings, judge(label, step, value, canary))
 
     try:
         strategy = input_strategy(schema)
     except Exception as error:
         return [Finding(label, "schema", f"no inputs can be generated from the input schema: {error}")]
-    test = given(strategy)(run_one)
-    for explicit in reversed(boundary_examples(schema)):
-        test = example(explicit)(test)
-    runner = settings(
-        max_examples=max_examples,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=(Phase.explicit, Phase.generate),
-        suppress_health_check=list(HealthCheck),
-    )(test)
+    runner = hypothesis_runner(run_one, strategy, boundary_examples(schema), max_examples)
     with isolated_directories():
         try:
             runner()

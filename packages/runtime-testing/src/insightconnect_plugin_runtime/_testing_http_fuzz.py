@@ -29,7 +29,16 @@ from typing import Any
 
 from ._testing_canary import canary_connection, is_credential
 from ._testing_clock import VirtualClock
-from ._testing_fuzz import Finding, _run_bounded, _short, judge, valid_input
+from ._testing_fuzz import (
+    Finding,
+    _run_bounded,
+    _short,
+    hypothesis_runner,
+    judge,
+    keep_judged,
+    keep_kit_crash,
+    valid_input,
+)
 from ._testing_network import loopback_only, redirected_to
 from ._testing_run import execute, isolated_directories, start_message
 
@@ -214,8 +223,6 @@ def fuzz_http(
     Each run has a :class:`VirtualClock`: a step that backs off and retries after a 429 or a 503 (as it
     should) does so at once, and is a ``time`` finding only when its sleeps add up to more than
     ``backoff_limit`` virtual seconds; ``budget_seconds`` bounds the real time it spends waiting."""
-    from hypothesis import HealthCheck, Phase, example, given, settings
-
     label = "connection test" if kind == "connection_test" else f"{kind} {name}"
     step: Any = None
     if kind != "connection_test":
@@ -259,8 +266,7 @@ def fuzz_http(
                     findings.setdefault(("time", "time"), finding)
                 return
             if isinstance(value, BaseException):
-                finding = Finding(label, "crash", f"kit: {type(value).__name__}: {value}", fault.label)
-                findings.setdefault((finding.check, finding.detail), finding)
+                keep_kit_crash(findings, label, value, fault.label)
                 return
             if value.stopped and kind != "trigger":
                 detail = f"still sleeping after {backoff_limit:g} s of virtual time (retrying without end?)"
@@ -269,21 +275,9 @@ def fuzz_http(
             if value.error is not None and speaks_tls_to_plain_server(value.error):
                 stalled.set()  # an https:// address reached the plain fault server: nothing to fuzz
                 return
-            for finding in judge(label, step, value, canary):
-                finding = Finding(finding.step, finding.check, finding.detail, fault.label)
-                findings.setdefault((finding.check, finding.detail.split(":")[0]), finding)
+            keep_judged(findings, judge(label, step, value, canary), fault.label)
 
-        test = given(response_strategy())(run_one)
-        for fault in reversed(standard_faults(slow, huge_bytes)):
-            test = example(fault)(test)
-        runner = settings(
-            max_examples=max(1, max_examples),
-            deadline=None,
-            database=None,
-            derandomize=True,
-            phases=(Phase.explicit, Phase.generate) if max_examples else (Phase.explicit,),
-            suppress_health_check=list(HealthCheck),
-        )(test)
+        runner = hypothesis_runner(run_one, response_strategy(), standard_faults(slow, huge_bytes), max_examples)
         runner()
         if stalled.is_set():
             network.pop_all()
