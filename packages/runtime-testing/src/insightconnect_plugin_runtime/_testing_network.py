@@ -36,6 +36,20 @@ def _is_loopback(host: Any) -> bool:
 
 
 @contextlib.contextmanager
+def _socket_patches(connect: Any, connect_ex: Any, getaddrinfo: Any) -> Iterator[None]:
+    """Replace ``socket.socket.connect``/``connect_ex`` and ``socket.getaddrinfo`` for the block, then put
+    back what was there (the patches may nest: each restores the one it replaced)."""
+    originals = (socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo)
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = originals  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
 def loopback_only() -> Iterator[list[str]]:
     """Refuse non-loopback connections and lookups; yields the list of refused destinations."""
     refused: list[str] = []
@@ -71,15 +85,8 @@ def loopback_only() -> Iterator[list[str]]:
             raise socket.gaierror(socket.EAI_NONAME, REFUSAL)
         return original_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = getaddrinfo
-    try:
+    with _socket_patches(connect, connect_ex, getaddrinfo):
         yield refused
-    finally:
-        socket.socket.connect = original_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
-        socket.getaddrinfo = original_getaddrinfo
 
 
 @contextlib.contextmanager
@@ -114,12 +121,5 @@ def redirected_to(port: int, host: str = "127.0.0.1") -> Iterator[list[str]]:
             return original_getaddrinfo(host, port, socket.AF_INET, *args[2:], **kwargs)
         return original_getaddrinfo(name, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = getaddrinfo
-    try:
+    with _socket_patches(connect, connect_ex, getaddrinfo):
         yield asked
-    finally:
-        socket.socket.connect = original_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
-        socket.getaddrinfo = original_getaddrinfo
