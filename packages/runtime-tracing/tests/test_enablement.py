@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from importlib.metadata import distribution, entry_points
@@ -9,7 +10,7 @@ from importlib.metadata import distribution, entry_points
 import pytest
 from opentelemetry import trace
 
-from insightconnect_plugin_runtime import _tracing_config, _tracing_setup, telemetry
+from insightconnect_plugin_runtime import _tracing_config, _tracing_hook, _tracing_setup, telemetry
 from insightconnect_plugin_runtime._contracts import GROUP_SERVER_HOOKS, GROUP_STEP_HOOKS, StepCall
 
 ENDPOINT = "http://127.0.0.1:9/v1/traces"  # never contacted: nothing is flushed in these tests
@@ -104,10 +105,10 @@ def test_post_fork_hook_never_raises(caplog):
 def test_entry_points_are_declared():
     dist = distribution("icon-runtime-tracing")
     declared = {(ep.group, ep.name): ep.value for ep in dist.entry_points}
-    assert declared[(GROUP_STEP_HOOKS, "tracing")] == "insightconnect_plugin_runtime.telemetry:step_hook"
+    assert declared[(GROUP_STEP_HOOKS, "tracing")] == "insightconnect_plugin_runtime._tracing_hook:step_hook"
     assert declared[(GROUP_SERVER_HOOKS, "tracing")] == "insightconnect_plugin_runtime.telemetry:server_hooks"
     (step_ep,) = [ep for ep in entry_points(group=GROUP_STEP_HOOKS) if ep.name == "tracing"]
-    assert step_ep.load() is telemetry.step_hook
+    assert step_ep.load() is _tracing_hook.step_hook
     (server_ep,) = [ep for ep in entry_points(group=GROUP_SERVER_HOOKS) if ep.name == "tracing"]
     hooks = server_ep.load()
     assert callable(hooks.init_app) and callable(hooks.post_fork)
@@ -118,7 +119,7 @@ def test_core_loads_the_hooks_through_its_extension_loader():
 
     _extensions.reset_cache()
     try:
-        assert telemetry.step_hook in _extensions.step_hooks()
+        assert _tracing_hook.step_hook in _extensions.step_hooks()
         assert telemetry.server_hooks in _extensions.server_hooks()
     finally:
         _extensions.reset_cache()
@@ -132,6 +133,45 @@ def test_the_source_tree_ships_no_init_files():
     shipped = sorted(path.name for path in (src / "insightconnect_plugin_runtime").glob("*.py"))
     assert "telemetry.py" in shipped
     assert all(name == "telemetry.py" or name.startswith("_tracing_") for name in shipped)
+
+
+_HOOK_PROBE = """
+import sys
+from insightconnect_plugin_runtime import _tracing_hook
+from insightconnect_plugin_runtime._contracts import StepCall
+with _tracing_hook.step_hook(StepCall(None, "action", "a", {})):
+    pass
+print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
+"""
+
+
+def test_the_step_hook_loads_no_opentelemetry_when_tracing_cannot_be_on():
+    """A one-shot run of a full install without tracing settings pays nothing for OpenTelemetry."""
+    env = {"PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", _HOOK_PROBE], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_step_hook_hands_over_when_tracing_may_be_on(monkeypatch):
+    seen = []
+    monkeypatch.setattr(telemetry, "step_hook", lambda call: seen.append(call) or contextlib.nullcontext())
+    call = StepCall(None, "action", "a", {})
+    monkeypatch.setitem(sys.modules, "opentelemetry.trace", sys.modules.get("opentelemetry.trace") or object())
+    with _tracing_hook.step_hook(call):
+        pass
+    assert seen == [call]  # OpenTelemetry loaded: telemetry decides
+    seen.clear()
+    monkeypatch.delitem(sys.modules, "opentelemetry.trace")
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+    monkeypatch.delenv("otel_tracing", raising=False)
+    with _tracing_hook.step_hook(call):
+        pass
+    assert seen == []  # nothing could turn tracing on: no hand-over
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    with _tracing_hook.step_hook(call):
+        pass
+    assert seen == [call]  # a standard endpoint is set: telemetry decides
 
 
 _IMPORT_PROBE = """
