@@ -108,7 +108,7 @@ class ServerOptions(_Record):
 
     @classmethod
     def from_namespace(cls, args: argparse.Namespace) -> ServerOptions:
-        """Map the parsed ``http`` command line (its flag names are the reference's) onto options."""
+        """Map the parsed ``http`` command line onto options (its flag names are the contract's: images pass them)."""
         options = {field: getattr(args, flag) for field, flag in _FLAG_FOR_OPTION.items()}
         return cls(**options, debug=bool(args.debug or getattr(args, "http_debug", False)))
 

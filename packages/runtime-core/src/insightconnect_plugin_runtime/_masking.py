@@ -1,11 +1,11 @@
 """Keep connection secrets out of replies, logs and errors.
 
-The reference masks values found under four key names, scores "leaks" by subsequence and only on some
-HTTP paths. Here a secret is every value the connection schema declares as a credential (the
-``credential_*`` and ``password`` types, ``format: password``) plus values under secret-looking key
-names; numbers there (a PIN) count as their text, an integral one also as its float text
-(``48213`` and ``48213.0``). Masking replaces every occurrence, overlapping ones
-included, of the secret and of the forms in which it commonly leaks:
+A secret leaks under any key name and in whatever form a library writes it, on every output path, so a
+fixed list of key names is not enough. Here a secret is every value the connection schema declares as a
+credential (the ``credential_*`` and ``password`` types, ``format: password``) plus values under
+secret-looking key names; numbers there (a PIN) count as their text, an integral one also as its float
+text (``48213`` and ``48213.0``). Masking replaces every occurrence, overlapping ones included, of the
+secret and of the forms in which it commonly leaks:
 
 * as is, JSON-escaped (once and twice, ASCII-only and not), ``repr``-escaped and HTML-escaped;
 * URL-encoded by ``quote`` (``safe=""`` and the default ``safe="/"``) and ``quote_plus``, each with
@@ -451,7 +451,7 @@ def masker_for(connection: Any, schema: dict[str, Any] | None = None) -> SecretM
 
 
 class OutputMasker:
-    """The reference's masking entry points, backed by :class:`SecretMasker`."""
+    """The masking entry points plugins call by name (``OutputMasker.*``), backed by :class:`SecretMasker`."""
 
     @staticmethod
     def extract_connection_values(connection: Any, keys_to_check: Iterable[str] | None = None) -> list[str]:

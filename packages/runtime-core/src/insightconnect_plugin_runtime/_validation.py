@@ -1,12 +1,12 @@
 """JSON Schema validation compiled once per schema, with jsonschema as the authority.
 
-Importing jsonschema costs more than everything else a one-shot ``run`` does, and plugin schemas use
-a small, regular subset of JSON Schema. So each schema is compiled into plain Python checks for that
+Importing jsonschema costs more than everything else a one-shot ``run`` does, and plugin schemas use a
+small, regular subset of JSON Schema. So each schema is compiled into plain Python checks for that
 subset (type, properties, required, items, enum, const, local ``$ref``, bounds, combinators...). The
-compiled check only ever *accepts*: when it says "not valid", or when the schema uses a keyword it
-does not model, jsonschema (default draft, format assertions off, exactly as the reference) decides and
-produces the error. A false accept is the only possible bug, and a differential property test against
-jsonschema guards against it.
+compiled check only ever *accepts*: when it says "not valid", or when the schema uses a keyword it does
+not model, jsonschema decides and produces the error, with the default draft and format assertions off,
+because that is what plugins' schemas and tests were written against. A false accept is the only
+possible bug, and a differential property test against jsonschema guards against it.
 """
 
 from __future__ import annotations

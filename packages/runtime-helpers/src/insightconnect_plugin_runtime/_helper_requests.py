@@ -93,9 +93,9 @@ def make_request(
     cert: str | tuple[str, str] | None = None,
     stream: bool = False,
     allow_redirects: bool = True,
-    exception_custom_configs: dict[int, Exception] = {},  # noqa: B006 - reference signature; never mutated
+    exception_custom_configs: dict[int, Exception] = {},  # noqa: B006 - signature plugins call; never mutated
     exception_data_location: str | None = None,
-    allowed_status_codes: list[int] = [],  # noqa: B006 - reference signature; never mutated
+    allowed_status_codes: list[int] = [],  # noqa: B006 - signature plugins call; never mutated
     max_response_size: int | None = None,
 ) -> requests.Response:
     """Send ``_request`` through a fresh ``requests.Session`` and turn failures into plugin exceptions.

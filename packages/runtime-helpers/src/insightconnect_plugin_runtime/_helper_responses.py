@@ -92,7 +92,7 @@ def _retry_after_seconds(response: Any) -> float | None:
 def _status_error(response: Any) -> Exception | None:
     """The error for a 4xx/5xx response, or None.
 
-    ``raise_for_status`` is preferred (as in the reference) because plugins' mocks configure it;
+    ``raise_for_status`` is preferred because plugins' mocks configure it;
     fakes without it are judged by ``status_code``.
     """
     raise_for_status = getattr(response, "raise_for_status", None)
@@ -121,9 +121,9 @@ def _with_data(template: Exception, data: Any) -> Exception:
 
 def response_handler(
     response: requests.Response,
-    custom_configs: dict[int, Exception] = {},  # noqa: B006 - reference signature; never mutated
+    custom_configs: dict[int, Exception] = {},  # noqa: B006 - signature plugins call; never mutated
     data_location: str | None = None,
-    allowed_status_codes: list[int] = [],  # noqa: B006 - reference signature; never mutated
+    allowed_status_codes: list[int] = [],  # noqa: B006 - signature plugins call; never mutated
 ) -> None:
     """Raise the matching plugin exception for a 4xx/5xx ``response``; return None otherwise.
 
@@ -164,9 +164,9 @@ def extract_json(response: requests.Response) -> dict[str, Any]:
 
 
 def request_error_handling(
-    custom_configs: dict[int, Exception] = {},  # noqa: B006 - reference signature; never mutated
+    custom_configs: dict[int, Exception] = {},  # noqa: B006 - signature plugins call; never mutated
     exception_data_location: str | None = None,
-    allowed_status_codes: list[int] = [],  # noqa: B006 - reference signature; never mutated
+    allowed_status_codes: list[int] = [],  # noqa: B006 - signature plugins call; never mutated
 ) -> Callable[[F], F]:
     """Decorator for API-client methods that call ``requests`` themselves.
 

@@ -143,7 +143,7 @@ def check_url_modified(url: str) -> bool:
 def get_url_content_disposition(headers: Mapping[str, str]) -> str | None:
     """File name from a ``Content-Disposition`` header (any case); None without that header.
 
-    Like the reference, a header without ``filename=`` raises ``IndexError``.
+    A header without ``filename=`` raises ``IndexError``, as the contract says: callers may catch it.
     """
     for name, value in headers.items():
         if name.lower() == "content-disposition":

@@ -1,8 +1,8 @@
 """The safety rules of ``helper.open_url``: which URL schemes, which redirects, which headers.
 
-The reference opened any URL urllib knows (``file://`` returned a local file) and followed
-redirects with every header kept, so an ``Authorization`` meant for one host reached whichever host
-the first one redirected to. Here, as ``requests`` does:
+urllib opens any URL it knows (``file://`` returns a local file) and follows redirects with every
+header kept, so an ``Authorization`` meant for one host would reach whichever host the first one
+redirects to. So here, as ``requests`` does:
 
 * only ``http`` and ``https`` are opened, for the first URL and for every redirect, unless the
   caller names more schemes;

@@ -1,8 +1,8 @@
 """Helper functions that InsightConnect plugins call as ``insightconnect_plugin_runtime.helper.*``.
 
-The names, signatures and return shapes follow the reference runtime so existing plugins keep working;
-the behaviour differs only where the reference is unsafe (see the package README, "Differences from
-the reference runtime"). The functions live in private modules, one per concern; this module is
+The names, signatures and return shapes are what existing plugins call, so they stay as they are; where
+the behaviour would be unsafe it is changed, and docs/differences.md ("Helpers") lists each change and
+why. The functions live in private modules, one per concern; this module is
 what plugins import and patch, and three rules keep a patch here effective:
 
 * Plugins' tests patch ``helper.exec_command``, ``helper.open_url``, ``helper.open_cachefile``,
@@ -197,7 +197,7 @@ LOCK_TIMEOUT_SECONDS = 60.0
 LOCK_POLL_SECONDS = 0.05
 #: Upper bound for one wait of :func:`rate_limiting`, whatever the server's ``Retry-After`` says.
 RATE_LIMIT_MAX_WAIT_SECONDS = 120.0
-#: Timeout of the URL helpers that the reference ran without any.
+#: Timeout of the URL helpers: a server that never answers must not hold the step forever.
 URL_CHECK_TIMEOUT_SECONDS = 30.0
 
 

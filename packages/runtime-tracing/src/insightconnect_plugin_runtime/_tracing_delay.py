@@ -5,13 +5,11 @@ older than a threshold the integration is not keeping up, which the cloud alerts
 error log line. The check runs after the task returned and must never change what the task returned
 nor raise into it: every failure here becomes a log line.
 
-Differences from the reference, on purpose:
-
 * ``custom_config`` is read from the keyword *or* the third positional argument, because the
-  runtime calls ``run(params, state, custom_config)`` positionally; the reference only looked at the
-  keyword, so the per-org ``task_delay_threshold`` override never worked.
+  runtime calls ``run(params, state, custom_config)`` positionally: reading only the keyword would
+  never see the per-org ``task_delay_threshold`` override.
 * ``datetime`` values in the state are accepted as they are, and one unreadable key is logged and
-  skipped instead of ending the check.
+  skipped, so the other keys are still checked.
 """
 
 from __future__ import annotations

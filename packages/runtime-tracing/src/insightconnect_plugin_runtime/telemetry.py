@@ -1,6 +1,6 @@
 """OpenTelemetry tracing for InsightConnect plugins (distribution ``icon-runtime-tracing``).
 
-Public surface, compatible with the reference runtime's ``telemetry`` module:
+Public surface, the names plugins import from ``insightconnect_plugin_runtime.telemetry``:
 
 * ``auto_instrument(func)`` - run a function in a span named after it;
 * ``with_context(context, function)`` - carry the caller's context (trace and structlog
@@ -126,7 +126,7 @@ server_hooks = TracingServerHooks()
 def init_tracing(app: Any, plugin: Any, endpoint: str | None) -> None:
     """Start tracing for ``plugin`` (and its Flask ``app``, if any) when the settings allow it.
 
-    Kept for callers of the reference API. ``endpoint`` is the ``otel_tracing`` value; it is honoured
+    Kept because plugins and server hooks call it directly. ``endpoint`` is the ``otel_tracing`` value; it is honoured
     in cloud mode, while the standard ``OTEL_EXPORTER_OTLP_*`` variables enable tracing anywhere.
     """
     _tracing_setup.start(plugin, endpoint or _tracing_config.endpoint_from(None), app)

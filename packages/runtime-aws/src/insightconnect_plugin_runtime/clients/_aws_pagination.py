@@ -151,8 +151,8 @@ def _lookup(mapping: Mapping[str, Any], key: str) -> Any:
 def _results_cap_reached(pagination: Any, params: Mapping[str, Any], response: Mapping[str, Any]) -> int | None:
     """The results cap when ``response`` holds that many results already, else ``None``.
 
-    Only numbers count: a test double of :class:`PaginationHelper` answers these calls with mocks,
-    and then pagination is left to the helper's own methods, as in the reference.
+    Only numbers count: plugins' tests pass a mock :class:`PaginationHelper` that answers these calls
+    with mocks, and their page loop must then follow only the methods those tests configure.
     """
     cap = pagination.results_cap(params)
     if not isinstance(cap, int) or isinstance(cap, bool):

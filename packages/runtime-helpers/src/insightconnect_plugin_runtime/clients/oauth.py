@@ -6,17 +6,17 @@ shortly before it expires. Renewal happens under a lock, so however many threads
 one token request is made per renewal.
 
 ``self.oauth`` is a :class:`requests_oauthlib.OAuth2Session` (with oauthlib's client-credentials
-client) and every token comes from its ``fetch_token``, as with the reference runtime: plugins' tests
+client) and every token comes from its ``fetch_token``, because plugins' tests patch both: tests
 that mock ``requests_oauthlib.OAuth2Session.fetch_token`` make no token request, and tests that mock
 ``requests.Session.request`` see the token request and the API calls as before.
 
 Compatibility notes (see the package README for the full list):
 
-* The first token is fetched in the constructor, as in the reference. Plugins' tests rely on it:
+* The first token is fetched in the constructor. Plugins' tests rely on it:
   they construct the client while the token endpoint is mocked, then mock only the API. A subclass
   can set ``fetch_token_on_init = False`` to defer the fetch to the first request.
-* ``auth_token`` asks the token endpoint for a new token on every access, as in the reference;
-  connection tests use it to prove the credentials still work. Requests use the cached token.
+* ``auth_token`` asks the token endpoint for a new token on every access: plugins' connection
+  tests use it to prove the credentials still work. Requests use the cached token.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from insightconnect_plugin_runtime.exceptions import PluginException
 
 __all__ = ["BearerTokenSession", "OAuth20ClientCredentialMixin", "OAuth20ClientMessages"]
 
-#: Seconds the token request may take when the plugin does not say (the reference waited forever).
+#: Seconds the token request may take when the plugin does not say: a token endpoint that never
+#: answers must not hold the step forever.
 DEFAULT_TOKEN_TIMEOUT = 30
 
 
@@ -116,14 +117,15 @@ class OAuth20ClientCredentialMixin:
         client_id: the OAuth client ID (sent with HTTP Basic authentication by default).
         client_secret: the OAuth client secret.
         token_url: the token endpoint.
-        **kwargs: passed to ``OAuth2Session.fetch_token`` as the reference does: ``timeout``
+        **kwargs: passed to ``OAuth2Session.fetch_token``, as plugins expect: ``timeout``
             (default 30 s here), ``verify``, ``proxies``, ``cert``, ``headers`` and
             ``include_client_id`` (send the credentials as form fields instead of Basic auth)
             configure the token request; anything else (``scope``, ``audience`` ...) is sent as a
             form field. A list ``scope`` is joined with spaces.
     """
 
-    #: Fetch the first token in the constructor (the reference's behaviour, which plugins' tests use).
+    #: Fetch the first token in the constructor (plugins' tests build the client while the token endpoint
+    #: is mocked, then mock only the API).
     fetch_token_on_init: bool = True
     #: Renew this many seconds before expiry (at most a tenth of the token's lifetime).
     refresh_margin_seconds: float = 60.0
@@ -149,7 +151,7 @@ class OAuth20ClientCredentialMixin:
             return self.token
 
     def _refresh_token(self) -> dict[str, Any]:
-        """Fetch and cache a new token now; kept under the reference's name for subclasses."""
+        """Fetch and cache a new token now; kept under this name because plugins' subclasses call it."""
         with self._token_lock:
             self._store_token(self._request_token())
             return self.token

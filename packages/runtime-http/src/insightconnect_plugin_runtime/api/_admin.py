@@ -1,10 +1,10 @@
 """Who may call the admin endpoints (``/api/v1/admin/shutdown``, ``/api/v1/workers/add|remove``).
 
-The on-prem orchestrator calls them (contract 6.8), so they stay where the reference registers them,
-but anyone who can reach the port could otherwise stop the plugin or grow it until it is killed.
-With a token configured (``ICON_RUNTIME_ADMIN_TOKEN`` or a mounted ``ICON_RUNTIME_ADMIN_TOKEN_FILE``)
-a call must carry ``Authorization: Bearer <token>``; the comparison takes the same time whatever the
-guess, so the token cannot be found one character at a time.
+The on-prem orchestrator calls them (contract 6.8), so they keep the paths it calls, but anyone who can
+reach the port could otherwise stop the plugin or grow it until it is killed. With a token configured
+(``ICON_RUNTIME_ADMIN_TOKEN`` or a mounted ``ICON_RUNTIME_ADMIN_TOKEN_FILE``) a call must carry
+``Authorization: Bearer <token>``; the comparison takes the same time whatever the guess, so the token
+cannot be found one character at a time.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """Read and decode a step request body, turning every way it can be wrong into a client error.
 
-The reference parses with ``request.get_json(force=True)``: no size limit, and nesting deep enough
-to overflow the parser's recursion became a 500. Here the body is read with a bound
-(``ICON_RUNTIME_MAX_BODY_BYTES``, 413 beyond it), must be UTF-8 (400 otherwise), must be JSON (400)
-and is measured before it is parsed (``_limits``: nesting depth 400, container and value counts
-413). The Content-Type header is not required to say JSON, exactly as in the reference (``curl -d``
-and older orchestrators send ``application/x-www-form-urlencoded`` or nothing): the body itself
-decides.
+An unbounded read lets one request take any amount of memory, and nesting deep enough to overflow the
+parser's recursion would be a 500 for what is the client's error. So the body is read with a bound
+(``ICON_RUNTIME_MAX_BODY_BYTES``, 413 beyond it), must be UTF-8 (400 otherwise), must be JSON (400) and
+is measured before it is parsed (``_limits``: nesting depth 400, container and value counts 413). The
+Content-Type header is not required to say JSON (``curl -d`` and older orchestrators send
+``application/x-www-form-urlencoded`` or nothing): the body itself decides.
 """
 
 from __future__ import annotations

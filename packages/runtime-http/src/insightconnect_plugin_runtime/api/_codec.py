@@ -14,8 +14,8 @@ every result is the standard library's own wherever the two could differ:
   msgspec as ``null``; a ``datetime`` or ``UUID``, which msgspec would write and the standard library
   refuses) is written by ``json.dumps``. A plugin's ``custom_encoder`` always gets ``json.dumps``.
 
-The text differs only in spacing and escapes: msgspec writes compact separators (as the reference's
-Flask replies did) and non-ASCII characters as UTF-8 rather than ``\\uXXXX``; a JSON parser reads the
+The text differs only in spacing and escapes: msgspec writes compact separators (as Flask's own
+JSON replies have) and non-ASCII characters as UTF-8 rather than ``\\uXXXX``; a JSON parser reads the
 same values from both. ``ICON_RUNTIME_STDLIB_JSON=on`` (or ``1``) keeps the standard library even when msgspec is
 installed (a way back, and the bench's comparison).
 """

@@ -1,6 +1,6 @@
 """gunicorn glue: the application object, the arbiter subclass and the server hooks.
 
-The Flask app is built in the master before the fork (like the reference), so every worker shares
+The Flask app is built in the master before the fork, so every worker shares
 the parsed spec, the compiled schemas and the OpenAPI document copy-on-write. The arbiter subclass
 publishes its own worker table into the shared state (no ``ps`` pipeline) and raises the shutdown
 flag as soon as SIGTERM/SIGINT arrives, so a request that still reaches a worker while it drains

@@ -1,7 +1,7 @@
 """What one step request may cost: body size, JSON nesting depth, container and value counts.
 
-Python's JSON parser builds everything it reads: a 4 MiB body of nested empty arrays became about
-100 MiB of lists, and the reference took up to 64 MiB of such text. So the text is measured
+Python's JSON parser builds everything it reads: a 4 MiB body of nested empty arrays becomes about
+100 MiB of lists, so a size limit alone does not bound what a body costs. So the text is measured
 *before* it is parsed, in passes that run at C speed and allocate at most one copy of the text:
 
 1. Everything but brackets, commas and quotes is deleted (``bytes.translate``, after escaped

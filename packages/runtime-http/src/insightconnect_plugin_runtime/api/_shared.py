@@ -1,10 +1,10 @@
 """State every gunicorn process must agree on: shutdown flag, worker counts, step work in flight.
 
-The reference keeps these in module globals, which become private copies after ``fork``: with two
-workers, ``/admin/shutdown`` stopped only the worker that answered it and ``/admin/status`` saw only
-its own requests. Here they live in anonymous shared memory created in the master before the fork
-(``multiprocessing.sharedctypes``), so every worker reads and writes the same values without a
-round-trip to the master, and the worker count comes from the arbiter's own table instead of ``ps``.
+Module globals become private copies after ``fork``: with two workers, ``/admin/shutdown`` would stop
+only the worker that answered it and ``/admin/status`` would see only its own requests. They live in
+anonymous shared memory created in the master before the fork (``multiprocessing.sharedctypes``), so
+every worker reads and writes the same values without a round-trip to the master, and the worker count
+comes from the arbiter's own table instead of ``ps``.
 
 In-flight work is counted per worker slot, not in one shared counter: a worker killed with
 ``kill -9`` in the middle of a request would otherwise leave the counter too high forever. The
