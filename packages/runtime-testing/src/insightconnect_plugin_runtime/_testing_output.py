@@ -1,0 +1,157 @@
+"""What a step prints: the console set up as ``bin/<plugin> run`` sets it up, and ``sys.stdout`` and
+``sys.stderr`` captured while the step runs, so that text a plugin prints is searched for secrets.
+
+A container's stdout and stderr end up in the orchestrator's logs, so a secret a plugin writes with
+``print``, ``traceback.print_exc()``, a structlog ``PrintLogger`` or any other direct write is a leak
+as real as one in the reply. Core masks log handlers' output but not direct writes (see core's
+``console`` and its process-wide masking): the kit's oracle must see those writes as they are.
+
+:func:`one_shot_console` installs core's console handler (``insightconnect_plugin_runtime.console``)
+as a one-shot run does: plain lines (JSON in the cloud) for the ``plugin`` logger, direct ``structlog``
+use routed to it, process-wide masking. Its stream is whatever ``sys.stderr`` is when a line is
+written, so the console lines of a step land in the step's captured stderr.
+
+:func:`captured_stdio` swaps ``sys.stdout``/``sys.stderr`` for switch objects while the block runs.
+Concurrent captures are allowed (the fuzzer abandons a step that outlives its budget and starts the
+next): a write from a thread that entered a capture goes to that capture; a write from any other
+thread (threads the step started) goes to every capture open at that moment. The switches are put
+back only when the last capture ends, and only if nobody replaced them meanwhile; an object that kept
+a reference to a switch (a logger created during the step) writes to the original stream afterwards.
+
+Not captured: writes to a stream object taken before the step (``structlog.PrintLogger()`` with no
+file, configured before the step, holds the ``sys.stdout`` of when structlog was imported; a
+``logging.StreamHandler`` added at import time), and anything below Python (``os.write(1, ...)``,
+C extensions, subprocesses).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import io
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+_lock = threading.RLock()
+_open: list[_Capture] = []
+_mine: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar("icon_testing_stdio", default=None)
+_installed: dict[str, tuple[_Switch, Any]] = {}
+
+
+class _Capture:
+    """The text one captured block received on each stream."""
+
+    def __init__(self) -> None:
+        self.streams = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+        self.lock = threading.Lock()
+
+    def write(self, name: str, text: str) -> None:
+        with self.lock:
+            self.streams[name].write(text)
+
+    def text(self, name: str) -> str:
+        with self.lock:
+            return self.streams[name].getvalue()
+
+
+class _Switch(io.TextIOBase):
+    """Stands in for ``sys.stdout`` or ``sys.stderr``: into the open captures, else the original."""
+
+    def __init__(self, name: str, original: Any) -> None:
+        super().__init__()
+        self.name = name
+        self.original = original
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.original, "encoding", None) or "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        own = _mine.get()
+        with _lock:
+            targets = [own] if own is not None and own in _open else list(_open)
+        if not targets:
+            return self.original.write(text)
+        for capture in targets:
+            capture.write(self.name, text)
+        return len(text)
+
+    def flush(self) -> None:
+        if not _open and self.original is not None:
+            self.original.flush()
+
+
+def _install_switches() -> None:
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if not isinstance(current, _Switch):
+            switch = _Switch(name, current)
+            _installed[name] = (switch, current)
+            setattr(sys, name, switch)
+
+
+def _remove_switches() -> None:
+    for name, (switch, original) in list(_installed.items()):
+        if getattr(sys, name) is switch:  # replaced by someone else meanwhile: theirs now
+            setattr(sys, name, original)
+        del _installed[name]
+
+
+@contextlib.contextmanager
+def captured_stdio() -> Iterator[_Capture]:
+    """Capture what is written to ``sys.stdout`` and ``sys.stderr`` during the block (see the module)."""
+    capture = _Capture()
+    with _lock:
+        if not _open:
+            _install_switches()
+        _open.append(capture)
+    token = _mine.set(capture)
+    try:
+        yield capture
+    finally:
+        _mine.reset(token)
+        with _lock:
+            _open.remove(capture)
+            if not _open:
+                _remove_switches()
+
+
+class _CurrentStderr:
+    """A stream that is whatever ``sys.stderr`` is at each write (the console handler's stream)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_console: logging.Handler | None = None
+_console_json: bool | None = None
+
+
+def one_shot_console(debug: bool = False) -> None:
+    """Core's console logging as ``bin/<plugin> run`` sets it up: once, and again when another set-up
+    replaced it (a test's own ``bin/<plugin> run``) or the cloud setting changed."""
+    global _console, _console_json
+    from insightconnect_plugin_runtime.console import PLUGIN_LOGGER_NAME, configure_console
+    from insightconnect_plugin_runtime.util import is_running_in_cloud
+
+    json_lines = is_running_in_cloud()
+    with _lock:
+        ours = _console is not None and _console in logging.getLogger(PLUGIN_LOGGER_NAME).handlers
+        if not ours or json_lines != _console_json:
+            _console = configure_console(json_lines=json_lines, debug=debug, stream=_CurrentStderr())
+            _console_json = json_lines
+        _console.setLevel(logging.DEBUG if debug else logging.INFO)
