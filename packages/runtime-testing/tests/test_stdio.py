@@ -104,3 +104,21 @@ def test_a_stream_kept_from_a_capture_writes_to_the_original_afterwards(capsys):
         kept = sys.stdout
     kept.write("after the step\n")
     assert capsys.readouterr().out == "after the step\n"
+
+
+def test_a_capture_left_open_does_not_stop_later_ones_when_the_streams_were_swapped(monkeypatch):
+    """The fuzzer abandons a step that outlives its budget (its capture stays open) and pytest swaps
+    the streams between tests: the next step's writes are still captured, and the streams put back."""
+    import io
+
+    abandoned = captured_stdio()
+    abandoned.__enter__()
+    try:
+        swapped = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", swapped)
+        with captured_stdio() as later:
+            print("next step")
+        assert later.text("stdout") == "next step\n"
+        assert sys.stdout is swapped
+    finally:
+        abandoned.__exit__(None, None, None)

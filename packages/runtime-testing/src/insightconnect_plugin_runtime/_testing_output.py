@@ -14,9 +14,9 @@ written, so the console lines of a step land in the step's captured stderr.
 :func:`captured_stdio` swaps ``sys.stdout``/``sys.stderr`` for switch objects while the block runs.
 Concurrent captures are allowed (the fuzzer abandons a step that outlives its budget and starts the
 next): a write from a thread that entered a capture goes to that capture; a write from any other
-thread (threads the step started) goes to every capture open at that moment. The switches are put
-back only when the last capture ends, and only if nobody replaced them meanwhile; an object that kept
-a reference to a switch (a logger created during the step) writes to the original stream afterwards.
+thread (threads the step started) goes to every open capture that uses the switch written to. A switch is put back
+when the last capture using it ends, and only if nobody replaced it meanwhile; an object that kept a
+reference to a switch (a logger created during the step) writes to the original stream afterwards.
 
 Not captured: writes to a stream object taken before the step (``structlog.PrintLogger()`` with no
 file, configured before the step, holds the ``sys.stdout`` of when structlog was imported; a
@@ -38,15 +38,16 @@ from typing import Any
 _lock = threading.RLock()
 _open: list[_Capture] = []
 _mine: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar("icon_testing_stdio", default=None)
-_installed: dict[str, tuple[_Switch, Any]] = {}
+_STREAMS = ("stdout", "stderr")
 
 
 class _Capture:
     """The text one captured block received on each stream."""
 
     def __init__(self) -> None:
-        self.streams = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+        self.streams = {name: io.StringIO() for name in _STREAMS}
         self.lock = threading.Lock()
+        self.switches: list[_Switch] = []
 
     def write(self, name: str, text: str) -> None:
         with self.lock:
@@ -58,12 +59,17 @@ class _Capture:
 
 
 class _Switch(io.TextIOBase):
-    """Stands in for ``sys.stdout`` or ``sys.stderr``: into the open captures, else the original."""
+    """Stands in for ``sys.stdout`` or ``sys.stderr``: into the open captures, else the original.
+
+    ``users`` counts the open captures that entered while it was in place; the last one to leave
+    puts the original back (if the switch is still in place: pytest, for one, swaps the streams
+    between tests, whatever a step abandoned by the fuzzer still holds open)."""
 
     def __init__(self, name: str, original: Any) -> None:
         super().__init__()
         self.name = name
         self.original = original
+        self.users = 0
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -80,7 +86,8 @@ class _Switch(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         own = _mine.get()
         with _lock:
-            targets = [own] if own is not None and own in _open else list(_open)
+            using = [capture for capture in _open if self in capture.switches]
+            targets = [own] if own in using else using
         if not targets:
             return self.original.write(text)
         for capture in targets:
@@ -88,24 +95,8 @@ class _Switch(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        if not _open and self.original is not None:
+        if not self.users and self.original is not None:
             self.original.flush()
-
-
-def _install_switches() -> None:
-    for name in ("stdout", "stderr"):
-        current = getattr(sys, name)
-        if not isinstance(current, _Switch):
-            switch = _Switch(name, current)
-            _installed[name] = (switch, current)
-            setattr(sys, name, switch)
-
-
-def _remove_switches() -> None:
-    for name, (switch, original) in list(_installed.items()):
-        if getattr(sys, name) is switch:  # replaced by someone else meanwhile: theirs now
-            setattr(sys, name, original)
-        del _installed[name]
 
 
 @contextlib.contextmanager
@@ -113,8 +104,12 @@ def captured_stdio() -> Iterator[_Capture]:
     """Capture what is written to ``sys.stdout`` and ``sys.stderr`` during the block (see the module)."""
     capture = _Capture()
     with _lock:
-        if not _open:
-            _install_switches()
+        for name in _STREAMS:
+            current = getattr(sys, name)
+            switch = current if isinstance(current, _Switch) else _Switch(name, current)
+            setattr(sys, name, switch)
+            switch.users += 1
+            capture.switches.append(switch)
         _open.append(capture)
     token = _mine.set(capture)
     try:
@@ -123,8 +118,10 @@ def captured_stdio() -> Iterator[_Capture]:
         _mine.reset(token)
         with _lock:
             _open.remove(capture)
-            if not _open:
-                _remove_switches()
+            for switch in capture.switches:
+                switch.users -= 1
+                if switch.users == 0 and getattr(sys, switch.name) is switch:
+                    setattr(sys, switch.name, switch.original)
 
 
 class _CurrentStderr:
