@@ -122,3 +122,10 @@ def test_a_capture_left_open_does_not_stop_later_ones_when_the_streams_were_swap
         assert sys.stdout is swapped
     finally:
         abandoned.__exit__(None, None, None)
+
+
+def test_bytes_written_to_the_buffer_are_captured_too():
+    with captured_stdio() as capture:
+        sys.stdout.buffer.write("bytes é\n".encode())
+        sys.stdout.flush()
+    assert capture.text("stdout") == "bytes é\n"

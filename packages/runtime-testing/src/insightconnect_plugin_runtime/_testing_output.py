@@ -81,6 +81,15 @@ class _Switch(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
+    def fileno(self) -> int:
+        """The original's descriptor (``subprocess``, ``faulthandler``): what goes there is not captured."""
+        return self.original.fileno()
+
+    @property
+    def buffer(self) -> _BinarySwitch:
+        """``sys.stdout.buffer.write(b"...")``: decoded and captured like text."""
+        return _BinarySwitch(self)
+
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
@@ -97,6 +106,24 @@ class _Switch(io.TextIOBase):
     def flush(self) -> None:
         if not self.users and self.original is not None:
             self.original.flush()
+
+
+class _BinarySwitch(io.RawIOBase):
+    """The ``buffer`` of a :class:`_Switch`."""
+
+    def __init__(self, text: _Switch) -> None:
+        super().__init__()
+        self.text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.text.write(bytes(data).decode(self.text.encoding, "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        self.text.flush()
 
 
 @contextlib.contextmanager
