@@ -129,3 +129,27 @@ def test_bytes_written_to_the_buffer_are_captured_too():
         sys.stdout.buffer.write("bytes é\n".encode())
         sys.stdout.flush()
     assert capture.text("stdout") == "bytes é\n"
+
+
+def test_a_step_the_fuzzer_gives_up_on_leaves_the_streams_as_they_were():
+    """A step that outlives its budget keeps running in its thread; its capture is closed when the
+    kit stops waiting, so what is printed afterwards (the check table) is not swallowed by it."""
+    from insightconnect_plugin_runtime._testing_fuzz import _run_bounded
+
+    release = threading.Event()
+    stdout = sys.stdout
+
+    def stuck() -> None:
+        with captured_stdio():
+            release.wait(10)
+
+    try:
+        finished, _ = _run_bounded(stuck, 0.2)
+        assert not finished
+        assert sys.stdout is stdout
+        with captured_stdio() as later:
+            print("next step")
+        assert later.text("stdout") == "next step\n"
+        assert sys.stdout is stdout
+    finally:
+        release.set()

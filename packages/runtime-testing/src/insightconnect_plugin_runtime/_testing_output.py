@@ -12,11 +12,12 @@ use routed to it, process-wide masking. Its stream is whatever ``sys.stderr`` is
 written, so the console lines of a step land in the step's captured stderr.
 
 :func:`captured_stdio` swaps ``sys.stdout``/``sys.stderr`` for switch objects while the block runs.
-Concurrent captures are allowed (the fuzzer abandons a step that outlives its budget and starts the
-next): a write from a thread that entered a capture goes to that capture; a write from any other
-thread (threads the step started) goes to every open capture that uses the switch written to. A switch is put back
-when the last capture using it ends, and only if nobody replaced it meanwhile; an object that kept a
-reference to a switch (a logger created during the step) writes to the original stream afterwards.
+Concurrent captures are allowed (steps run from several threads; the fuzzer abandons a step that
+outlives its budget, closing its capture with :func:`abandon`, and starts the next). A write from a
+thread that entered a capture goes to that capture; a write from any other thread (threads the step
+started) goes to every open capture that uses the switch written to. A switch is put back when the
+last capture using it ends, and only if nobody replaced it meanwhile; an object that kept a reference
+to a switch (a logger created during the step) writes to the original stream afterwards.
 
 Not captured: writes to a stream object taken before the step (``structlog.PrintLogger()`` with no
 file, configured before the step, holds the ``sys.stdout`` of when structlog was imported; a
@@ -48,6 +49,7 @@ class _Capture:
         self.streams = {name: io.StringIO() for name in _STREAMS}
         self.lock = threading.Lock()
         self.switches: list[_Switch] = []
+        self.thread = threading.current_thread()
 
     def write(self, name: str, text: str) -> None:
         with self.lock:
@@ -143,12 +145,28 @@ def captured_stdio() -> Iterator[_Capture]:
         yield capture
     finally:
         _mine.reset(token)
-        with _lock:
-            _open.remove(capture)
-            for switch in capture.switches:
-                switch.users -= 1
-                if switch.users == 0 and getattr(sys, switch.name) is switch:
-                    setattr(sys, switch.name, switch.original)
+        _close(capture)
+
+
+def _close(capture: _Capture) -> None:
+    with _lock:
+        if capture not in _open:  # abandoned before
+            return
+        _open.remove(capture)
+        for switch in capture.switches:
+            switch.users -= 1
+            if switch.users == 0 and getattr(sys, switch.name) is switch:
+                setattr(sys, switch.name, switch.original)
+
+
+def abandon(thread: threading.Thread) -> None:
+    """Close the captures ``thread`` entered and has not left: the kit gave up waiting for its step
+    (it outlived its budget and a thread cannot be stopped). Without this, a step polling for ever
+    would keep the switches in place, and what ``bin/<plugin> check`` prints afterwards would go into
+    its capture. What the step writes from now on is not captured for it."""
+    with _lock:
+        for capture in [capture for capture in _open if capture.thread is thread]:
+            _close(capture)
 
 
 class _CurrentStderr:
