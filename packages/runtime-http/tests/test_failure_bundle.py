@@ -189,6 +189,48 @@ def test_a_successful_step_or_no_switch_writes_nothing(api, tmp_path, monkeypatc
     assert not (tmp_path / "b").exists() and list(tmp_path.iterdir()) == []
 
 
+class _Threaded(_Lookup):
+    """Fetches once in the step's thread and once each from threads it starts, then fails."""
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        import asyncio
+        import contextvars
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fetch(where: str) -> None:
+            urllib.request.urlopen(f"{self.connection.url}/chunked?{where}").read()
+
+        fetch("step")
+        thread = threading.Thread(target=fetch, args=("thread",))
+        thread.start()
+        thread.join()
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(fetch, "executor").result()
+        asyncio.run(asyncio.to_thread(fetch, "to_thread"))  # copies the context into the thread
+        context = contextvars.copy_context()
+        carried = threading.Thread(target=context.run, args=(fetch, "copied_context"))
+        carried.start()
+        carried.join()
+        raise ValueError("failed after fetching")
+
+
+def test_bundles_record_the_step_thread_and_threads_that_copy_its_context_only(api, tmp_path, monkeypatch):
+    """The documented limit ("Failure bundles" in the README): core's thread context carries the
+    step's execution, not the recorder's context, into threads the step starts; a thread that runs
+    in a copy of the step's context (``asyncio.to_thread``, ``contextvars.copy_context().run``) is
+    recorded. When this changes, change the README."""
+    monkeypatch.setenv(_failure_bundle.ENV_DIR, str(tmp_path))
+    plugin = insightconnect_plugin_runtime.Plugin(name="b", vendor="t", version="1.0.0", connection=_Connection())
+    plugin.add_action(_Threaded())
+    message = {"type": "action_start", "version": "v1", "body": {"action": "lookup", "meta": {}, "input": {}}}
+    message["body"]["connection"] = {"url": api, "api_key": {"secretKey": SECRET}}
+    with pytest.raises(LoggedException):
+        plugin.handle_step(message)
+    (path,) = tmp_path.iterdir()
+    recorded = [exchange["url"].rsplit("?", 1)[1] for exchange in json.loads(path.read_text())["http"]]
+    assert recorded == ["step", "to_thread", "copied_context"]
+
+
 def test_fitting_shortens_bodies_then_drops_the_oldest_answers():
     exchanges = [{"body": "y" * 5000, "body_complete": True, "n": n} for n in range(20)]
     bundle = {"format": "f", "written_at": "w", "plugin": {}, "kind": "action", "name": "n", "error": {}}

@@ -39,6 +39,7 @@ from insightconnect_plugin_runtime.exceptions import ClientException, Connection
 
 from ._testing_canary import canary_connection
 from ._testing_network import REFUSED
+from ._testing_output import abandon
 from ._testing_run import StepResult, execute, isolated_directories, start_message
 
 #: Formats hypothesis-jsonschema generates; others (InsightConnect's ``bytes``, ``date-time`` variants
@@ -170,7 +171,10 @@ def _run_bounded(function: Any, budget_seconds: float) -> tuple[bool, Any]:
     thread = threading.Thread(target=target, name="icon-testing-fuzz", daemon=True)
     thread.start()
     thread.join(budget_seconds)
-    return not thread.is_alive(), outcome.get("value")
+    if thread.is_alive():
+        abandon(thread)  # its stdout/stderr capture must not outlive the wait
+        return False, outcome.get("value")
+    return True, outcome.get("value")
 
 
 #: Virtual seconds a step may spend backing off from an unreachable service (see ``_on_virtual_time``).

@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
+from ._testing_output import captured_stdio
 from ._testing_run import StepResult, _collect_records, _roundtrip
 from ._testing_spans import captured_spans
 
@@ -59,7 +60,7 @@ def execute_http(plugin: Any, message: Mapping[str, Any], *, is_test: bool = Fal
     name = sent["body"].get(kind, "")
     client = _client(plugin)
     started = time.perf_counter()
-    with _collect_records() as records, captured_spans() as spans:
+    with _collect_records() as records, captured_spans() as spans, captured_stdio() as stdio:
         response = client.post(route.format(name=name), data=json.dumps(sent), content_type="application/json")
     seconds = time.perf_counter() - started
     reply = json.loads(response.data) if response.data else {}
@@ -70,4 +71,6 @@ def execute_http(plugin: Any, message: Mapping[str, Any], *, is_test: bool = Fal
         http_status=response.status_code,
         seconds=seconds,
         spans=spans,
+        stdout=stdio.text("stdout"),
+        stderr=stdio.text("stderr"),
     )

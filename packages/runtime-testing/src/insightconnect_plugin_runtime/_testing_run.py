@@ -26,6 +26,7 @@ from typing import Any
 from insightconnect_plugin_runtime import constants
 from insightconnect_plugin_runtime.exceptions import LoggedException
 
+from ._testing_output import captured_stdio, one_shot_console
 from ._testing_spans import captured_spans
 
 KINDS = ("action", "trigger", "task")
@@ -64,7 +65,9 @@ class StepResult:
     ``reply`` is the JSON reply envelope; ``error`` the exception the step raised (``None`` on
     success, also ``None`` when a trigger was stopped by the kit after ``max_events``); ``records``
     are lines logged during the run by loggers other than the step logger (they reach stderr in a
-    container); ``events`` are trigger event envelopes.
+    container); ``events`` are trigger event envelopes; ``stdout`` and ``stderr`` what was written to
+    ``sys.stdout`` and ``sys.stderr`` during the run (``print``, the console lines of the step logger
+    as ``bin/<plugin> run`` prints them, masked, and anything else written there directly).
     """
 
     message: dict[str, Any]
@@ -76,6 +79,8 @@ class StepResult:
     seconds: float = 0.0
     stopped: bool = False
     spans: list[tuple[str, str]] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
 
     @property
     def body(self) -> dict[str, Any]:
@@ -120,13 +125,15 @@ class StepResult:
 
     def texts(self) -> Iterator[tuple[str, str]]:
         """``(where, text)`` for every path a secret could leave by: reply, step log, events, records,
-        and spans (when icon-runtime-tracing is installed)."""
+        stdout, stderr, and spans (when icon-runtime-tracing is installed)."""
         yield "reply", json.dumps(self.reply, default=str)
         yield "step log", self.log
         for number, event in enumerate(self.events, 1):
             yield f"event {number}", json.dumps(event, default=str)
         for number, record in enumerate(self.records, 1):
             yield f"log record {number}", record
+        yield "stdout", self.stdout
+        yield "stderr", self.stderr
         yield from self.spans
 
 
@@ -232,7 +239,8 @@ def execute(
     started = time.perf_counter()
     error: BaseException | None = None
     stopped = False
-    with _collect_records() as records, captured_spans() as spans:
+    one_shot_console(debug=bool(getattr(plugin, "debug", False)))
+    with _collect_records() as records, captured_spans() as spans, captured_stdio() as stdio:
         # The runner copies the registered trigger per execution: the copy keeps this dispatcher.
         previous = getattr(registered, "dispatcher", None)
         if registered is not None:
@@ -262,4 +270,6 @@ def execute(
         seconds=seconds,
         stopped=stopped,
         spans=spans,
+        stdout=stdio.text("stdout"),
+        stderr=stdio.text("stderr"),
     )

@@ -7,6 +7,11 @@ kept: method, URL, status, headers and up to ``body_limit`` bytes of the body as
 Nothing is kept outside a recording, and the patch is a pass-through then: it is installed once, the
 first time a recording starts, and only when failure bundles are switched on.
 
+Threads the step starts are recorded only when they run in a copy of its context (``asyncio.to_thread``,
+``contextvars.copy_context().run``): core's thread context carries the step's execution into
+``Thread.start`` and ``ThreadPoolExecutor.submit`` but through no public API, and not this context
+variable, so their responses are not kept (the README's "Failure bundles" says so).
+
 Bodies are captured raw (chunked framing and ``Content-Encoding`` included, as they were on the wire)
 because urllib3 reads chunked bodies past ``HTTPResponse.read``; :func:`decoded_body` undoes both when
 the bundle is written. Secrets are not handled here: the bundle writer masks everything it writes.

@@ -1,0 +1,114 @@
+"""A plugin whose steps write to stdout and stderr: directly (leaks the kit must find) and through
+loggers core routes and masks (no leaks)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from typing import Any
+
+import insightconnect_plugin_runtime
+
+from .planted import CONNECTION_SCHEMA, GOOD_CONNECTION
+
+__all__ = ["GOOD_CONNECTION", "StdioPlugin"]
+
+EMPTY = {"type": "object", "properties": {}}
+
+
+class Connection(insightconnect_plugin_runtime.Connection):
+    def __init__(self) -> None:
+        super().__init__(input=CONNECTION_SCHEMA)
+
+    def connect(self, params: dict[str, Any]) -> None:
+        self.key = params["api_key"]["secretKey"]
+
+    def test(self) -> dict[str, Any]:
+        return {"success": True}
+
+
+class _Action(insightconnect_plugin_runtime.Action):
+    def __init__(self) -> None:
+        super().__init__(
+            self.NAME,
+            "writes somewhere",
+            insightconnect_plugin_runtime.Input(EMPTY),
+            insightconnect_plugin_runtime.Output(EMPTY),
+        )
+
+
+class Prints(_Action):
+    """A debugging ``print`` left in: the secret goes to the container's stdout as it is."""
+
+    NAME = "prints"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006 - plugin idiom
+        print(f"calling the API with {self.connection.key}")
+        return {}
+
+
+class PrintsTraceback(_Action):
+    """``traceback.print_exc()`` of an error whose message holds the secret: straight to stderr."""
+
+    NAME = "prints_traceback"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        try:
+            raise ValueError(f"refused key {self.connection.key}")
+        except ValueError:
+            traceback.print_exc()
+        return {}
+
+
+class PrintsInThread(_Action):
+    """The print comes from a thread the step starts."""
+
+    NAME = "prints_in_thread"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        worker = threading.Thread(target=lambda: print(f"worker key={self.connection.key}"))
+        worker.start()
+        worker.join()
+        return {}
+
+
+class PrintLogger(_Action):
+    """A structlog ``PrintLogger`` the step makes on ``sys.stdout``: plain text, no masking."""
+
+    NAME = "print_logger"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        import structlog
+
+        structlog.PrintLogger(sys.stdout).msg(f"key={self.connection.key}")
+        return {}
+
+
+class Structlog(_Action):
+    """Logs the secret through ``structlog.get_logger``: routed to the step logger and masked."""
+
+    NAME = "structlog"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        import structlog
+
+        structlog.get_logger("helpers").warning("structlog line", key=self.connection.key)
+        return {}
+
+
+class StepLogger(_Action):
+    """Logs the secret through the step logger: masked in the log and on the console."""
+
+    NAME = "step_logger"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        self.logger.info(f"step logger line key={self.connection.key}")
+        return {}
+
+
+class StdioPlugin(insightconnect_plugin_runtime.Plugin):
+    def __init__(self) -> None:
+        super().__init__(name="Stdio", vendor="tests", version="0.0.1", connection=Connection())
+        for action in (Prints, PrintsTraceback, PrintsInThread, PrintLogger, Structlog, StepLogger):
+            self.add_action(action())
