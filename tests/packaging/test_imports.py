@@ -144,3 +144,13 @@ def test_every_variable_the_sources_read_is_in_the_settings_table_and_the_readme
     assert read <= listed, sorted(read - listed)
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert [name for name in sorted(listed) if f"| `{name}` |" not in readme] == []
+
+
+def test_no_module_is_over_500_lines():
+    """Small modules with one job: a module past 500 lines is split by concern (issue 18)."""
+    long = {
+        str(path.relative_to(REPO)): n
+        for _, path in MODULES.values()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert not long, long

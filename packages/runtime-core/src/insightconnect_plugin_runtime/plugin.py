@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from ._masking import OutputMasker  # noqa: F401 - re-exported name
+from ._output_masker import OutputMasker  # noqa: F401 - re-exported name
 from .connection import Connection, ConnectionCache
 from .dispatcher import Http, Stdout  # noqa: F401 - re-exported names
 from .exceptions import (  # noqa: F401 - re-exported names

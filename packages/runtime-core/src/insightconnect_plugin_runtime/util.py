@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._masking import OutputMasker
+from ._output_masker import OutputMasker
 
 if TYPE_CHECKING:
     from datetime import timedelta
