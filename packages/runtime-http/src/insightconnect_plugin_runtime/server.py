@@ -173,7 +173,8 @@ class PluginServer:
     @property
     def spec(self) -> Any:
         """The parsed plugin.spec.yaml (read on first use)."""
-        self.app  # noqa: B018 - the endpoints are built with the app
+        if "endpoints" not in self.__dict__:
+            self.app  # noqa: B018 - the endpoints are built with the app
         return self.endpoints.spec
 
     # Plugins' fixtures call it; the app is complete when built, so there is nothing left to do.
