@@ -24,10 +24,6 @@ class DeferredApp:
         self._lock = threading.Lock()
 
     @property
-    def built(self) -> bool:
-        return self._app is not None
-
-    @property
     def app(self) -> Any:
         """The built app, building it now if no request did yet."""
         app = self._app
