@@ -130,7 +130,19 @@ class PluginServer:
             from .api._metrics import Metrics
 
             self.metrics = Metrics()
-        self.app = self.create_flask_app()
+        self._app: Any = None
+        self._deferred: Any = None
+
+    @property
+    def app(self) -> Any:
+        """The Flask app with every endpoint, the fast path and the metrics (built on first use)."""
+        if self._app is None:
+            self._app = self.create_flask_app()
+        return self._app
+
+    @app.setter
+    def app(self, app: Any) -> None:
+        self._app = app
 
     def create_flask_app(self) -> Any:
         from .api.endpoints import Endpoints
@@ -161,6 +173,8 @@ class PluginServer:
     @property
     def spec(self) -> Any:
         """The parsed plugin.spec.yaml (read on first use)."""
+        if "endpoints" not in self.__dict__:
+            self.app  # noqa: B018 - the endpoints are built with the app
         return self.endpoints.spec
 
     # Plugins' fixtures call it; the app is complete when built, so there is nothing left to do.
@@ -178,6 +192,45 @@ class PluginServer:
             post_fork = getattr(hook, "post_fork", None)
             if callable(post_fork):
                 post_fork(self.app, self.plugin, self.config_store.options)
+
+    def _may_defer_app(self) -> bool:
+        """Whether the master may fork its first workers before building the Flask app: the fast
+        path answers step requests without it, and no server hook wants the app at start."""
+        from .extensions import server_hooks
+
+        if self._app is not None or not flag("ICON_RUNTIME_FAST_PATH", True):
+            return False
+        hooks = server_hooks()
+        return not any(callable(getattr(hook, name, None)) for hook in hooks for name in ("init_app", "post_fork"))
+
+    def _deferred_wsgi_app(self) -> Any:
+        """Metrics around the fast path around the Flask app built on first use (``_deferred_app``):
+        the same layers, in the same order, as :meth:`create_flask_app` puts inside the app."""
+        from .api._deferred_app import DeferredApp
+        from .api._fastpath import StepFastPath
+        from .api._log import bind_request_context
+        from .api._step_routes import StepEndpoints
+
+        self._deferred = deferred = DeferredApp(self._build_deferred_app)
+        steps = StepEndpoints(self.plugin, self.settings, self.state, self.config_store)
+        wsgi: Any = StepFastPath(deferred, steps, bind_request_context if self.cloud else None)
+        if self.metrics is not None:
+            from .api._metrics import MetricsMiddleware
+
+            wsgi = MetricsMiddleware(wsgi, self.metrics, url_map_of=deferred.url_map)
+        return wsgi
+
+    def _build_deferred_app(self) -> Any:
+        from .api.endpoints import Endpoints
+
+        self.endpoints = Endpoints(self.plugin, self.settings, self.state, None, self.config_store, self.metrics)
+        return self.endpoints.create_app(middleware=False)
+
+    def _build_app_in_master(self) -> None:
+        """After the first forks: workers forked later share the app instead of each building one."""
+        if self._deferred is not None:
+            self._deferred.app  # noqa: B018 - builds it
+            gc.freeze()
 
     @staticmethod
     def _child_exit(server: Any, worker: Any) -> None:
@@ -207,19 +260,22 @@ class PluginServer:
         settings.setdefault("logger_class", gunicorn_logger_class(self.cloud, self.debug))
         self.state.master_pid = os.getpid()
         limit_malloc_arenas()  # before the fork: the workers' threads share what large requests freed
+        wsgi = self._deferred_wsgi_app() if self._may_defer_app() else self.app
         # Objects built so far live as long as the server: keep the collector off them (shorter pauses
-        # in the workers, fewer copy-on-write pages).
-        gc.collect()
+        # in the workers, fewer copy-on-write pages). Only the young generations are collected first:
+        # a full collection walks every object for garbage start-up does not leave.
+        gc.collect(1)
         gc.freeze()
-        # The schema report builds the OpenAPI document and imports jsonschema: once the workers
-        # are forked, so that it never delays the first answer.
+        # Building the deferred app, and the schema report (it builds the OpenAPI document and
+        # imports jsonschema), happen once the first workers are forked: they never delay the first
+        # answer.
         application = PluginApplication(
-            self.app,
+            wsgi,
             settings,
             self.state,
             post_fork=[self._post_fork],
             child_exit=[self._child_exit],
-            after_start=[self._report_invalid_schema_values],
+            after_start=[self._build_app_in_master, self._report_invalid_schema_values],
         )
         try:
             application.run()

@@ -1,7 +1,8 @@
 """gunicorn glue: the application object, the arbiter subclass and the server hooks.
 
-The Flask app is built in the master before the fork, so every worker shares
-the parsed spec, the compiled schemas and the OpenAPI document copy-on-write. The arbiter subclass
+The master hands gunicorn a WSGI app built before the fork: the whole Flask app, or the fast path in
+front of a Flask app built on first use (``_deferred_app``), which the master builds in an
+``after_start`` task right after the first forks. The arbiter subclass
 publishes its own worker table into the shared state (no ``ps`` pipeline) and raises the shutdown
 flag as soon as SIGTERM/SIGINT arrives, so a request that still reaches a worker while it drains
 gets a 503 instead of starting new work. The worker count follows ``SharedState.wanted_workers`` (set

@@ -33,6 +33,16 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+def bind_request_context(environ: dict[str, Any]) -> None:
+    """Cloud: the request's ids and path go into every log line until the next request."""
+    from structlog.contextvars import bind_contextvars, clear_contextvars
+
+    clear_contextvars()
+    context = {key: environ.get("HTTP_" + header.upper().replace("-", "_")) for key, header in CONTEXT_HEADERS}
+    context["request_path"] = environ.get("PATH_INFO", "")
+    bind_contextvars(**{k: v for k, v in context.items() if v is not None})
+
+
 def _handler(json_lines: bool, debug: bool, stream: Any = None) -> logging.Handler:
     from insightconnect_plugin_runtime.console import JSONFormatter, PlainFormatter
 

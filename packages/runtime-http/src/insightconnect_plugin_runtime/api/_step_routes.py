@@ -6,6 +6,10 @@ refused with 503 once shutdown started, its body is read within its limits (413/
 message must match the route (400), the cloud task configuration is added, then core's
 :func:`execute` runs it and the reply's ``http_status`` is answered. Every reply is JSON and masked
 with the request's connection secrets.
+
+Nothing here imports Flask: the fast path answers step requests with this module alone, so a server
+whose first requests are steps never loads Flask before it answers them (``_deferred_app``). Flask's
+``request`` is imported inside the views that only Flask calls.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from insightconnect_plugin_runtime.execution import (
     ACTION,
@@ -31,12 +35,22 @@ from insightconnect_plugin_runtime.execution import (
 )
 from insightconnect_plugin_runtime.masking import masker_for
 
-from ._body import BodyError
+from ._body import BodyError, BodyReader
 from ._codec import dumps
 from ._log import SERVER_LOGGER
 from ._read_deadline import WATCHDOG
 
 log = logging.getLogger(SERVER_LOGGER)
+
+
+class Response(_WerkzeugResponse):
+    """A reply with ``flask.Response``'s defaults (HTML when no type is given), without Flask.
+
+    Flask takes it from a view as it is (it only changes the class to its own).
+    """
+
+    default_mimetype = "text/html"
+
 
 #: Header names of the InsightConnect orchestrator.
 ORG_ID = "X-IPIMS-ORGID"
@@ -95,6 +109,8 @@ def error_response(status: int, message: str, name: str | None = None) -> Respon
     """The JSON body of every error the server itself answers (never Flask's HTML page)."""
     from http import HTTPStatus
 
+    from flask import request
+
     try:
         phrase = name or HTTPStatus(status).phrase
     except ValueError:
@@ -111,7 +127,7 @@ def error_response(status: int, message: str, name: str | None = None) -> Respon
 
 
 class StepEndpoints:
-    """The step views of :class:`~.endpoints.Endpoints` (a mixin: the state is the app's)."""
+    """The step views of :class:`~.endpoints.Endpoints`, and on their own the fast path's handler."""
 
     plugin: Any
     settings: Any
@@ -122,12 +138,25 @@ class StepEndpoints:
     cloud: bool
     config_store: Any
 
+    def __init__(self, plugin: Any, settings: Any, state: Any, config_store: Any = None) -> None:
+        """What :meth:`handle` needs, and nothing of Flask (the fast path serves with this alone)."""
+        self.plugin = plugin
+        self.settings = settings
+        self.state = state
+        self.config_store = config_store
+        self.reader = BodyReader(settings.limits, decoder=getattr(plugin, "custom_decoder", None))
+        self.encoder = getattr(plugin, "custom_encoder", None)
+        self.connection_schema = getattr(plugin.connection, "schema", None)
+        self.cloud = settings.cloud
+
     def _register_steps(self, app: Any) -> None:
         for route in STEP_ROUTES:
             app.add_url_rule(route.rule, route.endpoint, self._step_view(route), methods=["POST"])
         app.add_url_rule(CONNECTION_TEST_RULE, "connection_test", self.connection_test, methods=["POST"])
 
     def _step_view(self, route: StepRoute) -> Any:
+        from flask import request
+
         def view(name: str) -> Response:
             req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not many
             return self.handle(req, route, name)
@@ -183,6 +212,8 @@ class StepEndpoints:
         return self._reply(reply)
 
     def connection_test(self, connection_test_type: str) -> Response:
+        from flask import request
+
         route = CONNECTION_TEST_ROUTES.get(connection_test_type)
         if route is None:
             request.environ["icon.step"] = ("connection_test", "-", CONNECTION_TEST_RULE)

@@ -17,10 +17,9 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ._admin_routes import AdminEndpoints
-from ._body import BodyReader
 from ._custom_config import ConfigStore
 from ._describe_routes import DescribeEndpoints
-from ._log import CONTEXT_HEADERS, SERVER_LOGGER
+from ._log import SERVER_LOGGER, bind_request_context
 from ._metrics import Metrics
 from ._settings import ServerSettings
 from ._shared import SharedState
@@ -44,16 +43,6 @@ PLUGIN_SPEC_DOCKERFILE = "/python/src/plugin.spec.yaml"
 PLUGIN_SPEC_PACK = "/workspace/plugin.spec.yaml"
 
 
-def bind_request_context(environ: dict[str, Any]) -> None:
-    """Cloud: the request's ids and path go into every log line until the next request."""
-    from structlog.contextvars import bind_contextvars, clear_contextvars
-
-    clear_contextvars()
-    context = {key: environ.get("HTTP_" + header.upper().replace("-", "_")) for key, header in CONTEXT_HEADERS}
-    context["request_path"] = environ.get("PATH_INFO", "")
-    bind_contextvars(**{k: v for k, v in context.items() if v is not None})
-
-
 class Endpoints(StepEndpoints, DescribeEndpoints, AdminEndpoints):
     """Builds the app for one plugin; holds what every request needs, prepared once."""
 
@@ -66,23 +55,18 @@ class Endpoints(StepEndpoints, DescribeEndpoints, AdminEndpoints):
         config_store: ConfigStore | None = None,
         metrics: Metrics | None = None,
     ) -> None:
-        self.plugin = plugin
-        self.settings = settings
-        self.state = state
+        StepEndpoints.__init__(self, plugin, settings, state, config_store)
         if spec is not None:
             self.__dict__["spec"] = spec
-        self.config_store = config_store
         self.metrics = metrics
-        self.reader = BodyReader(settings.limits, decoder=getattr(plugin, "custom_decoder", None))
-        self.encoder = getattr(plugin, "custom_encoder", None)
-        self.connection_schema = getattr(plugin.connection, "schema", None)
-        self.cloud = settings.cloud
         self.include_admin = not settings.cloud and settings.admin_enabled
         self.include_admin_status = settings.track_work
         self._openapi_yaml = None
         self._drain_thread = None
 
-    def create_app(self) -> Flask:
+    def create_app(self, middleware: bool = True) -> Flask:
+        """The Flask app; ``middleware=False`` leaves out the metrics wrapper (the caller wraps the
+        app itself, as the deferred app of ``bin/<plugin> http`` does)."""
         app = Flask("insightconnect_plugin_runtime.server", static_folder=None)
         app.config["MAX_CONTENT_LENGTH"] = self.reader.max_bytes
         app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -96,7 +80,7 @@ class Endpoints(StepEndpoints, DescribeEndpoints, AdminEndpoints):
         app.register_error_handler(HTTPException, self._http_error)
         app.register_error_handler(Exception, self._unexpected_error)
         self._metrics_middleware = None
-        if self.metrics is not None:
+        if self.metrics is not None and middleware:
             from ._metrics import MetricsMiddleware
 
             self._metrics_middleware = MetricsMiddleware(app.wsgi_app, self.metrics, app.url_map)
