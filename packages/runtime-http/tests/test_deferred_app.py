@@ -111,6 +111,18 @@ class _Unrelated:
     pass
 
 
+class _NeedsApp(_InitApp, _PostFork):
+    """A hook with both methods that says whether it has anything to do in this server."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def needs_app(self, plugin: Any, config: Any) -> bool:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return bool(self.answer)
+
+
 @pytest.mark.parametrize(
     ("hooks", "fast", "deferred"),
     [
@@ -118,6 +130,11 @@ class _Unrelated:
         ((_Unrelated(),), "true", True),
         ((_InitApp(),), "true", False),
         ((_PostFork(),), "true", False),
+        ((_NeedsApp(False),), "true", True),
+        ((_NeedsApp(True),), "true", False),
+        ((_NeedsApp(False), _InitApp()), "true", False),
+        ((_NeedsApp(RuntimeError("broken")),), "true", False),
+        ((_NeedsApp(False),), "false", False),
         ((), "false", False),
     ],
 )

@@ -106,7 +106,7 @@ def test_entry_points_are_declared():
     dist = distribution("icon-runtime-tracing")
     declared = {(ep.group, ep.name): ep.value for ep in dist.entry_points}
     assert declared[(GROUP_STEP_HOOKS, "tracing")] == "insightconnect_plugin_runtime._tracing_hook:step_hook"
-    assert declared[(GROUP_SERVER_HOOKS, "tracing")] == "insightconnect_plugin_runtime.telemetry:server_hooks"
+    assert declared[(GROUP_SERVER_HOOKS, "tracing")] == "insightconnect_plugin_runtime._tracing_hook:server_hooks"
     (step_ep,) = [ep for ep in entry_points(group=GROUP_STEP_HOOKS) if ep.name == "tracing"]
     assert step_ep.load() is _tracing_hook.step_hook
     (server_ep,) = [ep for ep in entry_points(group=GROUP_SERVER_HOOKS) if ep.name == "tracing"]
@@ -120,7 +120,7 @@ def test_core_loads_the_hooks_through_its_extension_loader():
     _extensions.reset_cache()
     try:
         assert _tracing_hook.step_hook in _extensions.step_hooks()
-        assert telemetry.server_hooks in _extensions.server_hooks()
+        assert _tracing_hook.server_hooks in _extensions.server_hooks()
     finally:
         _extensions.reset_cache()
 
@@ -241,3 +241,49 @@ class TestFlaskServerHooks:
     def test_init_app_leaves_the_app_alone_when_tracing_is_off(self, plugin, app):
         telemetry.server_hooks.init_app(app, plugin, {"otel_tracing": ENDPOINT})  # on-prem
         assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
+
+
+_SERVER_HOOK_PROBE = """
+import sys
+from insightconnect_plugin_runtime import _tracing_hook
+hooks = _tracing_hook.server_hooks
+print(hooks.needs_app(None, {}))
+hooks.init_app(None, None, {})
+hooks.post_fork(None, None, {})
+print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
+"""
+
+
+def test_the_server_hooks_need_no_app_and_load_no_opentelemetry_when_tracing_cannot_be_on():
+    env = {"PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVER_HOOK_PROBE], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split("\n")[:2] == ["False", "[]"], out.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "config", "needed"),
+    [
+        ({}, {}, False),
+        ({}, {"otel_tracing": "http://127.0.0.1:4318"}, False),  # on-prem: the cloud setting is ignored
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, {}, True),
+        ({"PLUGIN_RUNTIME_ENVIRONMENT": "cloud"}, {}, True),  # the endpoint may come with the config later
+        ({"PLUGIN_RUNTIME_ENVIRONMENT": "cloud", "OTEL_SDK_DISABLED": "true"}, {}, False),
+    ],
+)
+def test_the_server_hooks_take_part_when_tracing_could_start(monkeypatch, env, config, needed):
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otel_tracing",
+                 "PLUGIN_RUNTIME_ENVIRONMENT", "OTEL_SDK_DISABLED"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delitem(sys.modules, "opentelemetry.trace")
+    calls = []
+    monkeypatch.setattr(telemetry.server_hooks, "init_app", lambda *a: calls.append("init_app"))
+    monkeypatch.setattr(telemetry.server_hooks, "post_fork", lambda *a: calls.append("post_fork"))
+    hooks = _tracing_hook.server_hooks
+    assert hooks.needs_app(None, config) is needed
+    hooks.init_app(None, None, config)
+    hooks.post_fork(None, None, config)
+    assert calls == (["init_app", "post_fork"] if needed else [])

@@ -188,6 +188,8 @@ class PluginServer:
         from .extensions import server_hooks
 
         self.config_store.refresh_in_background()
+        if self._deferred is not None:  # no hook wanted the app (``_may_defer_app``): nothing to run
+            return
         for hook in server_hooks():
             post_fork = getattr(hook, "post_fork", None)
             if callable(post_fork):
@@ -200,8 +202,8 @@ class PluginServer:
 
         if self._app is not None or not flag("ICON_RUNTIME_FAST_PATH", True):
             return False
-        hooks = server_hooks()
-        return not any(callable(getattr(hook, name, None)) for hook in hooks for name in ("init_app", "post_fork"))
+        options = self.config_store.options
+        return not any(_wants_app(hook, self.plugin, options) for hook in server_hooks())
 
     def _deferred_wsgi_app(self) -> Any:
         """Metrics around the fast path around the Flask app built on first use (``_deferred_app``):
@@ -308,3 +310,19 @@ def serve(plugin: Any, options: ServerOptions) -> int:
     finally:
         if os.getpid() == owner:
             shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+def _wants_app(hook: Any, plugin: Any, options: Any) -> bool:
+    """Whether a server hook needs the Flask app at start: it has ``init_app`` or ``post_fork`` and
+    does not say otherwise through the optional ``needs_app(plugin, config)`` (a hook that fails to
+    answer is taken to need it)."""
+    if not any(callable(getattr(hook, name, None)) for name in ("init_app", "post_fork")):
+        return False
+    needs_app = getattr(hook, "needs_app", None)
+    if not callable(needs_app):
+        return True
+    try:
+        return bool(needs_app(plugin, options))
+    except Exception:
+        log.warning("A server hook failed in needs_app; building the app at start", exc_info=True)
+        return True
