@@ -613,3 +613,39 @@ def test_every_html_escape_is_a_form():
 
     secret = "a'b<c>d\"e&f"
     assert SecretMasker([secret]).mask_text(f"<p>{html.escape(secret)}</p>") == f"<p>{MASK}</p>"
+
+
+def _within_seconds(function: Any, value: Any) -> Any:
+    """``function(value)`` run in a daemon thread: a walk that never ends fails the test, not the run."""
+    import threading
+
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(function(value)), daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive() and len(out) == 1, "the scan did not end on a cyclic value"
+    return out[0]
+
+
+def test_a_value_holding_itself_ends_the_scan():
+    """A step's output with a parent link: the scan stops (no hang, no memory growth) and answers as
+    for the same data without the link; writing it then fails as json.dumps fails on a cycle."""
+    masker = SecretMasker([SCAN_SECRET])
+    in_list: list[Any] = ["plain"]
+    in_list.append(in_list)
+    in_dict: dict[str, Any] = {"children": [{"name": "c"}]}
+    in_dict["children"][0]["parent"] = in_dict
+    for value in (in_list, in_dict):
+        assert _within_seconds(masker.touches, value) is False
+        assert _within_seconds(masker.mask, value) is value
+    in_dict["children"][0]["note"] = f"has {SCAN_SECRET}"
+    assert _within_seconds(masker.touches, in_dict) is True
+
+
+def test_a_shared_container_is_scanned_once_and_still_masked():
+    masker = SecretMasker([SCAN_SECRET])
+    shared = [f"a {SCAN_SECRET}"]
+    reply = {"first": shared, "second": [shared, shared]}
+    assert masker.touches(reply)
+    assert SCAN_SECRET not in json.dumps(masker.mask(reply))
+    assert _masking._texts_in([["x"] * 3] * 1000) == ["x"] * 3  # one shared list: its texts once

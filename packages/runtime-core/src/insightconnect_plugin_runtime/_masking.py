@@ -295,15 +295,22 @@ _SCALARS = frozenset({int, float, bool, type(None)})
 def _texts_in(value: Any) -> list[str]:
     """Every text :func:`mask_value` would mask in ``value`` (strings, string keys, bytes as text),
     gathered without recursion (a deep structure costs no stack). The keys of a dict come as one
-    text; plain strings and scalars inside containers are handled without a round through the loop."""
+    text; plain strings and scalars inside containers are handled without a round through the loop.
+    A container met again is skipped: its texts are already in, and a reply holding itself (a
+    parent link) ends the walk instead of looping for ever (encoding it then fails as usual)."""
     texts: list[str] = []
     add = texts.append
     pending = [value]
     push, pop = pending.append, pending.pop
+    seen: set[int] = set()
     while pending:
         item = pop()
         kind = type(item)
         children: Any
+        if kind is not str and kind not in _SCALARS:
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
         if kind is dict or (kind is not str and isinstance(item, dict)):
             try:
                 add("\0".join(item))

@@ -71,9 +71,16 @@ def is_plain(value: Any) -> bool:
     pending = [value]
     push, pop = pending.append, pending.pop
     scalars = _PLAIN_SCALARS
+    # A container met twice (shared, or the reply holding itself) is left to json.dumps, which writes
+    # a shared one and refuses a cycle with its ValueError; the walk alone would loop for ever.
+    seen: set[int] = set()
     while pending:
         item = pop()
         kind = type(item)
+        if kind is dict or kind is list or kind is tuple:
+            if id(item) in seen:
+                return False
+            seen.add(id(item))
         if kind is dict:
             for key in item:
                 if type(key) is not str:
