@@ -649,3 +649,11 @@ def test_a_shared_container_is_scanned_once_and_still_masked():
     assert masker.touches(reply)
     assert SCAN_SECRET not in json.dumps(masker.mask(reply))
     assert _masking._texts_in([["x"] * 3] * 1000) == ["x"] * 3  # one shared list: its texts once
+
+
+def test_a_number_key_equal_to_a_pin_is_masked():
+    """json.dumps writes a number key as its text ({48213: ...} -> {"48213": ...})."""
+    masker = SecretMasker(["48213"])
+    masked = masker.mask({48213: "x", "a": {48213.0: 1, 7: 2}, (1, 2): 3})
+    assert masked == {MASK: "x", "a": {MASK: 1, 7: 2}, (1, 2): 3}
+    assert "48213" not in json.dumps(masker.mask_envelope({"body": {"output": {48213: "x"}}}))

@@ -341,16 +341,23 @@ def mask_value(value: Any, mask_text: Any, secret_numbers: frozenset[str]) -> An
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):
+        # A number key is written as its text by JSON, so a PIN there is masked like a PIN value.
         return {
-            (mask_text(key) if isinstance(key, str) else key): mask_value(item, mask_text, secret_numbers)
+            (mask_text(key) if isinstance(key, str) else _masked_number(key, secret_numbers)):
+            mask_value(item, mask_text, secret_numbers)
             for key, item in value.items()
-        }
+        }  # fmt: skip
     if isinstance(value, (list, tuple)):
         return [mask_value(item, mask_text, secret_numbers) for item in value]
     if isinstance(value, (set, frozenset)):
         return {mask_value(item, mask_text, secret_numbers) for item in value}
     if isinstance(value, (bytes, bytearray)):
         return mask_text(bytes(value).decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+    return _masked_number(value, secret_numbers)
+
+
+def _masked_number(value: Any, secret_numbers: frozenset[str]) -> Any:
+    """:data:`MASK` for a number whose text is a secret, anything else as it is."""
     if _is_number(value) and not _number_texts(value).isdisjoint(secret_numbers):
         return MASK
     return value
