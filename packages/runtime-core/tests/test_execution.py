@@ -8,6 +8,7 @@ import pytest
 
 import insightconnect_plugin_runtime as icon
 from insightconnect_plugin_runtime import execution
+from insightconnect_plugin_runtime._masking import MASK
 from insightconnect_plugin_runtime.exceptions import LoggedException, MessageError, PluginException
 from insightconnect_plugin_runtime.execution import Context, Reply, execute, refusal
 from insightconnect_plugin_runtime.plugin import message_output_type
@@ -153,3 +154,36 @@ def test_reply_is_a_plain_value():
         0,
         '{"body": {}, "version": "v1", "type": null}',
     )
+
+
+class Tangled(icon.Action):
+    """Returns data JSON cannot write: a parent link (a cycle), or nesting past the recursion limit."""
+
+    def __init__(self):
+        super().__init__("tangled", "tangled", icon.Input({"type": "object"}), None)
+
+    def run(self, params={}):  # noqa: B006 - plugin style
+        if params.get("deep"):
+            deep: object = params.get("text", "end")
+            for _ in range(100_000):
+                deep = [deep]
+            return {"value": deep}
+        node = {"name": params.get("text", "node"), "children": []}
+        node["children"].append({"parent": node})
+        return {"value": node}
+
+
+@pytest.mark.parametrize("deep", [False, True], ids=["cycle", "deep"])
+@pytest.mark.parametrize("text", ["plain", f"has {SECRET}"], ids=["no-secret", "secret"])
+def test_output_json_cannot_write_is_an_error_reply_never_an_exception(plugin, deep, text):
+    plugin.add_action(Tangled())
+    message = _message(deep=deep, text=text)
+    message["body"]["action"] = "tangled"
+    reply = execute(plugin, message)
+    written = reply.to_json()
+    assert SECRET not in written and SECRET not in repr(reply.envelope)
+    body = json.loads(written)["body"]
+    if SECRET in text:  # masking cannot copy it either: the output is masked whole (fails closed)
+        assert body["output"] == MASK
+    else:  # json.dumps refuses it: the reply says so
+        assert body["status"] == "error" and reply.exit_code == 1

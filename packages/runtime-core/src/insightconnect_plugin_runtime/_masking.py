@@ -404,7 +404,10 @@ class SecretMasker:
         left untouched."""
         if not self.secrets or not self.touches(value):
             return value
-        return mask_value(value, self.mask_text, self._numbers)
+        try:
+            return mask_value(value, self.mask_text, self._numbers)
+        except RecursionError:  # a cycle or nesting JSON cannot write either: nothing of it is kept
+            return MASK
 
     def touches(self, value: Any) -> bool:
         """Whether masking ``value`` would change it (see the module docstring: one scan per form).

@@ -179,7 +179,7 @@ class Reply:
                 return json.dumps(self.envelope)
             text = json.dumps(self.envelope, cls=encoder)
             return self.masker.mask_envelope_json(text)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:  # RecursionError: nesting too deep
             mask_text = self.masker.mask_text
             problem = mask_text(f"The step result cannot be written as JSON: {error}")
             self.unwritable = problem
