@@ -12,7 +12,9 @@ writes ``<kind>-<name>-<time>-<random>.json`` (mode 0600) there holding:
 Everything is masked with the execution's own ``SecretMasker`` (the connection's secrets in every
 form core derives) before it is written; binary bodies are left out because they cannot be masked,
 and ``Set-Cookie``/``Authorization``-like response headers are dropped (session tokens are not
-connection fields, so the masker does not know them). The file is bounded: at most
+connection fields, so the masker does not know them); for the same reason the values under
+secret-looking names in the recorded JSON or form bodies and URL queries (an OAuth answer's
+``access_token``, a ``?token=``) are masked wherever they occur in the bundle. The file is bounded: at most
 ``ICON_RUNTIME_FAILURE_BUNDLE_MAX_BYTES`` (default 1 MiB; bodies are shortened, then the oldest
 responses dropped, to fit) and at most ``ICON_RUNTIME_FAILURE_BUNDLE_MAX_FILES`` (default 100) files in
 the directory, after which no more are written. ``icon-runtime-testing`` replays a bundle as a test
@@ -36,6 +38,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from insightconnect_plugin_runtime import settings
+from insightconnect_plugin_runtime.masking import masker_for
 
 from . import _http_recorder
 
@@ -164,6 +167,33 @@ def _fit(bundle: dict[str, Any], max_bytes: int) -> str:
     return text
 
 
+def _mask_session_tokens(bundle: dict[str, Any]) -> dict[str, Any]:
+    """``bundle`` with the values found under secret-looking names (``access_token``, ``token``,
+    ``api_key``...) in the recorded JSON or form bodies and URL queries masked wherever they occur.
+
+    Those are credentials the step obtained at run time (an OAuth token answer, a session id sent back
+    as ``?access_token=``): not connection fields, so the connection's masker does not know them, yet
+    they would replay a live session. Past the masker's bound the bodies are left out rather than kept
+    half-masked.
+    """
+    from urllib.parse import parse_qsl, urlsplit
+
+    found: dict[str, Any] = {}
+    for index, exchange in enumerate(bundle.get("http") or []):
+        found[f"query{index}"] = dict(parse_qsl(urlsplit(str(exchange.get("url", ""))).query))
+        body = exchange.get("body")
+        if isinstance(body, str):
+            try:
+                found[f"body{index}"] = json.loads(body)
+            except ValueError:
+                found[f"body{index}"] = dict(parse_qsl(body))
+    sessions = masker_for(found)
+    if sessions.overflow:
+        for exchange in bundle.get("http") or []:
+            exchange.update(body=None, body_omitted="too many token-like values to mask")
+    return sessions.mask(bundle)  # type: ignore[no-any-return]
+
+
 def _parses(text: str) -> bool:
     try:
         json.loads(text)
@@ -178,6 +208,7 @@ def write_bundle(directory: str, bundle: dict[str, Any], call: Any) -> str | Non
     masker = getattr(call, "masker", None)
     if masker is not None:
         bundle = masker.mask(bundle)
+    bundle = _mask_session_tokens(bundle)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     if len(os.listdir(directory)) >= _int_env(ENV_MAX_FILES, DEFAULT_MAX_FILES):
         log.warning("Failure bundle not written: %s already holds the maximum number of bundles", directory)
