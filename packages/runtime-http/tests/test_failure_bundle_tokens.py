@@ -86,3 +86,13 @@ def test_run_time_session_tokens_are_masked_in_the_bundle(api, tmp_path, monkeyp
     assert [exchange["status"] for exchange in bundle["http"]] == [200, 200, 200]
     assert json.loads(bundle["http"][0]["body"])["expires_in"] == 3600  # the rest of the answer is kept
     assert bundle["error"]["type"] == "RuntimeError" and "********" in bundle["error"]["message"]
+
+
+def test_a_token_kept_in_the_state_is_masked_everywhere():
+    bundle = {
+        "state": {"task_state": {"auth": {"access_token": ACCESS}, "cursor": 7}},
+        "error": {"message": f"401 with {ACCESS}"},
+        "http": [],
+    }
+    masked = _failure_bundle._mask_session_tokens(bundle)
+    assert ACCESS not in json.dumps(masked) and masked["state"]["task_state"]["cursor"] == 7

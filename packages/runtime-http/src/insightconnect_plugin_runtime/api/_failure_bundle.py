@@ -169,7 +169,8 @@ def _fit(bundle: dict[str, Any], max_bytes: int) -> str:
 
 def _mask_session_tokens(bundle: dict[str, Any]) -> dict[str, Any]:
     """``bundle`` with the values found under secret-looking names (``access_token``, ``token``,
-    ``api_key``...) in the recorded JSON or form bodies and URL queries masked wherever they occur.
+    ``api_key``...) in the recorded JSON or form bodies, URL queries and the task state or trigger
+    checkpoint masked wherever they occur.
 
     Those are credentials the step obtained at run time (an OAuth token answer, a session id sent back
     as ``?access_token=``): not connection fields, so the connection's masker does not know them, yet
@@ -178,7 +179,7 @@ def _mask_session_tokens(bundle: dict[str, Any]) -> dict[str, Any]:
     """
     from urllib.parse import parse_qsl, urlsplit
 
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"state": bundle.get("state")}  # a checkpoint often keeps the token
     for index, exchange in enumerate(bundle.get("http") or []):
         found[f"query{index}"] = dict(parse_qsl(urlsplit(str(exchange.get("url", ""))).query))
         body = exchange.get("body")
