@@ -168,3 +168,51 @@ def test_a_served_plugin_without_hooks_defers_the_app_and_serves_every_endpoint(
     assert _count(text, kind="action", step="say_hello", status="200") == 13
     assert _count(text, kind="api", endpoint="/api/v1/info", status="200") == 12
     assert "start-up task failed" not in server.log()
+
+
+def _deferred_client(monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[PluginServer, Any]:
+    from werkzeug.test import Client
+
+    monkeypatch.delenv("PLUGIN_RUNTIME_ENVIRONMENT", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("insightconnect_plugin_runtime._extensions.server_hooks", lambda: ())
+    server = PluginServer(_sample_plugin())
+    assert server._may_defer_app()
+    return server, Client(server._deferred_wsgi_app())
+
+
+def test_the_first_request_of_a_deferred_app_keeps_the_admin_guard_and_json_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app built on a worker's first non-step request is the whole one: the admin token is asked
+    for, and what Flask refuses is the server's JSON, never an HTML page."""
+    _, client = _deferred_client(monkeypatch, ICON_RUNTIME_ADMIN_TOKEN="adm-tok-3c9e")
+    denied = client.post("/api/v1/workers/add")
+    assert denied.status_code in (401, 403) and denied.headers["Content-Type"].startswith("application/json")
+    assert "adm-tok-3c9e" not in denied.get_data(as_text=True)
+    for answer in (client.get("/api/v1/admin/shutdown"), client.put("/api/v1/info"), client.get("/x/../etc")):
+        assert answer.status_code >= 400 and answer.headers["Content-Type"].startswith("application/json")
+        assert not answer.get_data(as_text=True).lstrip().startswith("<")
+
+
+def test_an_app_that_cannot_be_built_answers_json_and_steps_still_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deferred, a failing build no longer stops the server at start: each request needing the app
+    gets the server's JSON 500 (gunicorn would answer its own HTML page), and the next one retries."""
+    server, client = _deferred_client(monkeypatch)
+    builds = []
+
+    def broken() -> Any:
+        builds.append(1)
+        raise RuntimeError("spec unreadable")
+
+    monkeypatch.setattr(server, "_build_deferred_app", broken)
+    server._deferred = None
+    client = type(client)(server._deferred_wsgi_app())
+    for _ in range(2):
+        answer = client.get("/api/v1/info")
+        assert answer.status_code == 500 and answer.headers["Content-Type"] == "application/json"
+        assert answer.get_json()["code"] == 500 and answer.get_json()["path"] == "/api/v1/info"
+    assert len(builds) == 2
+    step = client.post("/api/v1/actions/say_hello", json=json.load(open(SAMPLE / "messages" / "say_hello.json")))
+    assert step.status_code == 200

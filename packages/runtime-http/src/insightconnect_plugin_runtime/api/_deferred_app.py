@@ -10,9 +10,13 @@ forked later shares its copy.
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class DeferredApp:
@@ -38,4 +42,31 @@ class DeferredApp:
         return self.app.url_map
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.app(environ, start_response)
+        try:
+            app = self.app
+        except Exception:  # noqa: BLE001 - answered below; the next request tries again
+            # Built before the fork, this failure would have stopped the server at start; here the
+            # worker already answers steps, so the request gets the server's JSON error, not
+            # gunicorn's HTML page.
+            log.exception(
+                "Could not build the API app for %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            )
+            return _json_error(environ, start_response)
+        return app(environ, start_response)
+
+
+def _json_error(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    message = "The server failed unexpectedly; its log has the details."
+    payload = {
+        "error": message,
+        "code": 500,
+        "name": "Internal Server Error",
+        "description": message,
+        "method": environ.get("REQUEST_METHOD", ""),
+        "path": environ.get("PATH_INFO", ""),
+    }
+    body = json.dumps(payload).encode()
+    start_response(
+        "500 INTERNAL SERVER ERROR", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
