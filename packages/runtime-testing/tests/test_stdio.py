@@ -131,6 +131,17 @@ def test_bytes_written_to_the_buffer_are_captured_too():
     assert capture.text("stdout") == "bytes é\n"
 
 
+def test_a_character_split_across_buffer_writes_is_captured_whole():
+    """A ``TextIOWrapper`` over ``sys.stdout.buffer`` writes at any byte: a non-ASCII secret split
+    there must still be found (decoding each write alone gave replacement characters)."""
+    secret = "pässwörd-ünïcode"
+    with captured_stdio() as capture:
+        for byte in secret.encode():
+            sys.stdout.buffer.write(bytes([byte]))
+        sys.stdout.buffer.write(b"\n")
+    assert capture.text("stdout") == secret + "\n"
+
+
 def test_a_step_the_fuzzer_gives_up_on_leaves_the_streams_as_they_were():
     """A step that outlives its budget keeps running in its thread; its capture is closed when the
     kit stops waiting, so what is printed afterwards (the check table) is not swallowed by it."""

@@ -72,6 +72,7 @@ class _Switch(io.TextIOBase):
         self.name = name
         self.original = original
         self.users = 0
+        self._decoder: Any = None
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -91,6 +92,18 @@ class _Switch(io.TextIOBase):
     def buffer(self) -> _BinarySwitch:
         """``sys.stdout.buffer.write(b"...")``: decoded and captured like text."""
         return _BinarySwitch(self)
+
+    def write_bytes(self, data: bytes) -> None:
+        """Decode with one incremental decoder per stream: a character split across two writes (a
+        ``TextIOWrapper`` over ``buffer`` flushes at any byte) is found whole, as a canary must be."""
+        with _lock:
+            if self._decoder is None:
+                import codecs
+
+                self._decoder = codecs.getincrementaldecoder(self.encoding)("replace")
+            text = self._decoder.decode(data)
+        if text:
+            self.write(text)
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
@@ -121,7 +134,7 @@ class _BinarySwitch(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:
-        self.text.write(bytes(data).decode(self.text.encoding, "replace"))
+        self.text.write_bytes(bytes(data))
         return len(data)
 
     def flush(self) -> None:
