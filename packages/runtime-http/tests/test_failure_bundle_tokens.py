@@ -96,3 +96,10 @@ def test_a_token_kept_in_the_state_is_masked_everywhere():
     }
     masked = _failure_bundle._mask_session_tokens(bundle)
     assert ACCESS not in json.dumps(masked) and masked["state"]["task_state"]["cursor"] == 7
+
+
+def test_a_token_in_an_unfollowed_redirect_is_masked():
+    location = f"https://app.example/callback?state=s1#access_token={ACCESS}&token_type=bearer"
+    bundle = {"http": [{"url": "https://idp.example/authorize", "headers": [["Location", location]], "body": ""}]}
+    masked = _failure_bundle._mask_session_tokens(bundle)
+    assert ACCESS not in json.dumps(masked) and "state=s1" in masked["http"][0]["headers"][0][1]

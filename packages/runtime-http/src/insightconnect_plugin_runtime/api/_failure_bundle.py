@@ -169,8 +169,9 @@ def _fit(bundle: dict[str, Any], max_bytes: int) -> str:
 
 def _mask_session_tokens(bundle: dict[str, Any]) -> dict[str, Any]:
     """``bundle`` with the values found under secret-looking names (``access_token``, ``token``,
-    ``api_key``...) in the recorded JSON or form bodies, URL queries and the task state or trigger
-    checkpoint masked wherever they occur.
+    ``api_key``...) in the recorded JSON or form bodies, URL queries (of requests and of response
+    headers: an unfollowed ``Location``), and the task state or trigger checkpoint masked wherever
+    they occur.
 
     Those are credentials the step obtained at run time (an OAuth token answer, a session id sent back
     as ``?access_token=``): not connection fields, so the connection's masker does not know them, yet
@@ -182,6 +183,9 @@ def _mask_session_tokens(bundle: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {"state": bundle.get("state")}  # a checkpoint often keeps the token
     for index, exchange in enumerate(bundle.get("http") or []):
         found[f"query{index}"] = dict(parse_qsl(urlsplit(str(exchange.get("url", ""))).query))
+        for number, (_, value) in enumerate(exchange.get("headers") or []):  # Location: ...#access_token=
+            parts = urlsplit(str(value))
+            found[f"header{index}.{number}"] = dict(parse_qsl(f"{parts.query}&{parts.fragment}"))
         body = exchange.get("body")
         if isinstance(body, str):
             try:
