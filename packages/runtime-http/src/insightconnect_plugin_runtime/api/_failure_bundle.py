@@ -38,7 +38,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from insightconnect_plugin_runtime import settings
-from insightconnect_plugin_runtime.masking import masker_for
 
 from . import _http_recorder
 
@@ -179,6 +178,8 @@ def _mask_session_tokens(bundle: dict[str, Any]) -> dict[str, Any]:
     half-masked.
     """
     from urllib.parse import parse_qsl, urlsplit
+
+    from insightconnect_plugin_runtime.masking import masker_for  # only once a bundle is written
 
     found: dict[str, Any] = {"state": bundle.get("state")}  # a checkpoint often keeps the token
     for index, exchange in enumerate(bundle.get("http") or []):
