@@ -657,3 +657,12 @@ def test_a_number_key_equal_to_a_pin_is_masked():
     masked = masker.mask({48213: "x", "a": {48213.0: 1, 7: 2}, (1, 2): 3})
     assert masked == {MASK: "x", "a": {MASK: 1, 7: 2}, (1, 2): 3}
     assert "48213" not in json.dumps(masker.mask_envelope({"body": {"output": {48213: "x"}}}))
+
+
+def test_mask_output_data_returns_a_copy_even_when_nothing_is_masked():
+    """Masking returns data without a secret uncopied; the helper still gives a copy, so a plugin
+    adding to its result does not change the output it passed in."""
+    for connection in (CONNECTION, None):
+        for output in ({"a": "nothing secret"}, ["nothing secret"]):
+            masked = OutputMasker.mask_output_data(connection, output, SCHEMA)
+            assert masked == output and masked is not output

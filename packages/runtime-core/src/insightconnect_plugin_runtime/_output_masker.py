@@ -75,5 +75,11 @@ class OutputMasker:
 
     @staticmethod
     def mask_output_data(connection: Any, output: Any, schema: dict[str, Any] | None = None) -> Any:
-        """A copy of ``output`` with every secret of ``connection`` masked."""
-        return masker_for(connection, schema).mask(output)
+        """A copy of ``output`` with every secret of ``connection`` masked.
+
+        A copy even when nothing was masked (masking then returns its input as it is): a plugin that
+        changes the result must not change the output it passed in."""
+        masked = masker_for(connection, schema).mask(output)
+        if masked is output and isinstance(output, (dict, list)):
+            return output.copy()
+        return masked
