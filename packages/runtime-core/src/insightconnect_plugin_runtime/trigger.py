@@ -25,6 +25,7 @@ from typing import Any
 
 from . import constants, settings
 from .exceptions import PluginException
+from .execution import TRIGGER
 from .paths import safeguard_and_return_file_path
 from .step import Step
 from .util import retry_on_exception
@@ -80,7 +81,7 @@ class Trigger(Step):
         log = self._take_log()
         msg = {
             "body": {"meta": self.meta, "output": event, "log": log},
-            "type": "trigger_event",
+            "type": TRIGGER.event_type,
             "version": "v1",
         }
         if self._masker is not None:
