@@ -7,6 +7,7 @@ SIGTERM (then SIGKILL) at the end. Nothing leaves the loopback interface.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -14,7 +15,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,3 +201,17 @@ def post_raw(server: Server, path: str, chunks: Any, headers: dict[str, str], ti
         return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
     finally:
         sock.close()
+
+
+@contextlib.contextmanager
+def local_http_server(handler: type) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 answering with ``handler``; yields its base URL."""
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -11,10 +11,11 @@ import stat
 import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from icon_http_testkit import local_http_server
 
 import insightconnect_plugin_runtime
 from insightconnect_plugin_runtime.api import _failure_bundle, _http_recorder
@@ -62,11 +63,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def api():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with local_http_server(_Handler) as url:
+        yield url
 
 
 def test_the_hook_is_registered_as_a_step_hook():

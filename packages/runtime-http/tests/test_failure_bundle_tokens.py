@@ -5,12 +5,12 @@ connection's masker alone would write them into the bundle."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from icon_http_testkit import local_http_server
 
 import insightconnect_plugin_runtime
 from insightconnect_plugin_runtime.api import _failure_bundle
@@ -42,11 +42,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def api():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with local_http_server(_Handler) as url:
+        yield url
 
 
 class _Connection(insightconnect_plugin_runtime.Connection):
