@@ -10,22 +10,11 @@ from typing import Any
 
 import insightconnect_plugin_runtime
 
-from .planted import CONNECTION_SCHEMA, GOOD_CONNECTION
+from .planted import GOOD_CONNECTION, Connection
 
 __all__ = ["GOOD_CONNECTION", "StdioPlugin"]
 
 EMPTY = {"type": "object", "properties": {}}
-
-
-class Connection(insightconnect_plugin_runtime.Connection):
-    def __init__(self) -> None:
-        super().__init__(input=CONNECTION_SCHEMA)
-
-    def connect(self, params: dict[str, Any]) -> None:
-        self.key = params["api_key"]["secretKey"]
-
-    def test(self) -> dict[str, Any]:
-        return {"success": True}
 
 
 class _Action(insightconnect_plugin_runtime.Action):
