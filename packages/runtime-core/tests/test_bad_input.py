@@ -167,3 +167,18 @@ def test_a_secret_with_a_backslash_is_masked_in_repr_form_too(run_cli):
     assert result.code == 1
     for text in (result.stdout, result.stderr):
         assert 'Canary"mark' not in text and "Canary\\" not in text
+
+
+def test_a_secret_holding_a_lone_surrogate_is_masked_not_a_crash(run_cli):
+    # "\ud800" is valid JSON but no strict UTF-8: deriving the secret's URL forms once raised, and the
+    # run ended in a traceback with no reply.
+    secret = "surr\ud800gate-secret-9"
+    stdin = _with("say_hello", body__connection__api_key__secretKey=secret, body__input__name=secret)
+    result = run_cli("run", stdin=stdin)
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    reply = json.loads(result.stdout)
+    assert reply["body"]["status"] == "ok"
+    assert "surr" not in result.stdout and "gate-secret" not in result.stdout
+    assert "surr" not in result.stderr and "gate-secret" not in result.stderr
+    assert "********" in reply["body"]["output"]["message"]

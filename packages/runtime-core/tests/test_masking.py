@@ -666,3 +666,32 @@ def test_mask_output_data_returns_a_copy_even_when_nothing_is_masked():
         for output in ({"a": "nothing secret"}, ["nothing secret"]):
             masked = OutputMasker.mask_output_data(connection, output, SCHEMA)
             assert masked == output and masked is not output
+
+
+# --- URL forms are derived without urllib.parse --------------------------------------------------------
+
+from insightconnect_plugin_runtime._masking import _url_quoted  # noqa: E402
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",))))
+def test_url_forms_equal_what_urllib_writes(secret):
+    raw = secret.encode("utf-8")
+    assert _url_quoted(raw) == quote(secret, safe="")
+    assert _url_quoted(raw, keep=b"/") == quote(secret)
+    assert _url_quoted(raw, space="+") == quote_plus(secret)
+
+
+def test_url_forms_of_every_byte_value():
+    every_byte = "".join(map(chr, range(128))) + "é€😀"
+    assert _url_quoted(every_byte.encode()) == quote(every_byte, safe="")
+    assert _url_quoted(every_byte.encode(), keep=b"/") == quote(every_byte)
+    assert _url_quoted(every_byte.encode(), space="+") == quote_plus(every_byte)
+
+
+def test_a_secret_with_a_lone_surrogate_is_masked_in_all_its_forms():
+    secret = "b3n\ud800ch-s3cret"  # valid JSON ("\\ud800"), not encodable as strict UTF-8
+    forms = derived_forms(secret)
+    assert {"b3n%ED%A0%80ch-s3cret", "b3n%ed%a0%80ch-s3cret", "b3n\\ud800ch-s3cret"} <= forms
+    masker = SecretMasker([secret])
+    leaked = f"url=https://h/?p=b3n%ED%A0%80ch-s3cret json={json.dumps(secret)} raw={secret}"
+    assert masker.mask_text(leaked) == f'url=https://h/?p={MASK} json="{MASK}" raw={MASK}'

@@ -132,17 +132,18 @@ def test_import_hook_survives_find_spec_and_leaves_after_the_import():
         """
         import importlib.util, json, sys
         from insightconnect_plugin_runtime._logging import configure_console
-        from insightconnect_plugin_runtime._structlog_routing import PluginLoggerFactory, _ConfigureOnImport
+        from insightconnect_plugin_runtime._after_import import waiting
+        from insightconnect_plugin_runtime._structlog_routing import PluginLoggerFactory
 
         configure_console(json_lines=False)
-        hooked = any(isinstance(f, _ConfigureOnImport) for f in sys.meta_path)
+        hooked = "structlog" in waiting()
         assert importlib.util.find_spec("structlog") is not None  # a look-up, not an import
         assert "structlog" not in sys.modules
         import structlog
 
         print(json.dumps({
             "hooked_before": hooked,
-            "hooked_after": any(isinstance(f, _ConfigureOnImport) for f in sys.meta_path),
+            "hooked_after": "structlog" in waiting(),
             "ours": isinstance(structlog.get_config()["logger_factory"], PluginLoggerFactory),
             "resources": structlog.__spec__.loader.get_resource_reader("structlog") is not None,
         }))

@@ -44,7 +44,7 @@ the scan of strings cannot see), is the data copied value by value.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import json
 import re
@@ -209,7 +209,7 @@ def _bounded_secrets(connection: Any, schema: dict[str, Any] | None) -> tuple[tu
 def _base64_cores(secret: bytes) -> Iterator[str]:
     """Base64 text that encodes ``secret`` wherever it sits in a longer byte string."""
     for offset in range(3):
-        encoded = base64.b64encode(b"\0" * offset + secret).decode().rstrip("=")
+        encoded = binascii.b2a_base64(b"\0" * offset + secret, newline=False).decode().rstrip("=")
         start = -(-8 * offset // 6)
         end = (8 * (offset + len(secret))) // 6
         core = encoded[start:end]
@@ -228,12 +228,26 @@ def _html_escaped(text: str) -> str:
     return text.replace('"', "&quot;").replace("'", "&#x27;")
 
 
+#: Bytes ``urllib.parse.quote`` never escapes.
+_URL_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _url_quoted(raw: bytes, keep: bytes = b"", space: str = "%20") -> str:
+    """What ``quote(secret, safe=keep)`` writes (``space="+"``: ``quote_plus``), from the secret's
+    UTF-8 bytes. Its own code, not ``urllib.parse``: that import costs a one-shot run more than all
+    the masking it does, and it refuses a secret holding a lone surrogate (valid JSON) instead of
+    escaping its bytes."""
+    return "".join(
+        chr(byte) if byte in _URL_UNRESERVED or byte in keep else space if byte == 0x20 else f"%{byte:02X}"
+        for byte in raw
+    )
+
+
 def derived_forms(secret: str) -> set[str]:
     """The secret and the encodings in which it commonly leaks (see the module docstring)."""
     json_escaped = json.dumps(secret)[1:-1]
-    from urllib.parse import quote, quote_plus  # only once there is a secret to derive forms of
-
-    url_forms = {quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    raw = secret.encode("utf-8", "surrogatepass")
+    url_forms = {_url_quoted(raw), _url_quoted(raw, keep=b"/"), _url_quoted(raw, space="+")}
     forms = {
         secret,
         json_escaped,
@@ -244,7 +258,6 @@ def derived_forms(secret: str) -> set[str]:
         *url_forms,
         *map(_lower_escapes, url_forms),
     }
-    raw = secret.encode("utf-8", "surrogatepass")
     if not secret.isascii():  # for ASCII text these equal forms above
         escaped = {ascii(secret)[1:-1], repr(raw)[2:-1]}
         forms.update(escaped, (json.dumps(form)[1:-1] for form in escaped))

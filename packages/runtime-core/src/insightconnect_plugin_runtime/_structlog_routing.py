@@ -22,6 +22,7 @@ from collections.abc import MutableMapping, Sequence
 from types import ModuleType
 from typing import Any
 
+from ._after_import import waiting, when_imported
 from ._logging import _RESERVED, PLUGIN_LOGGER_NAME, plugin_stdlib_logger
 
 _lock = threading.RLock()
@@ -34,10 +35,8 @@ def route_structlog() -> None:
     module = sys.modules.get("structlog")
     if module is not None:
         _configure(module)
-        return
-    with _lock:
-        if not any(isinstance(finder, _ConfigureOnImport) for finder in sys.meta_path):
-            sys.meta_path.insert(0, _ConfigureOnImport())
+    elif "structlog" not in waiting():
+        when_imported("structlog", _configure)
 
 
 def stdlib_logger_for(name: str | None) -> logging.Logger:
@@ -85,46 +84,3 @@ def _configure(structlog: ModuleType) -> None:
             context_class=dict,
             cache_logger_on_first_use=False,  # a later reconfiguration (a plugin's, a test's) takes effect
         )
-
-
-def _remove_import_hook() -> None:
-    with _lock:
-        sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _ConfigureOnImport)]
-
-
-class _ConfigureOnImport:
-    """A ``sys.meta_path`` finder: finds ``structlog`` through the other finders and configures it
-    once its module has run. (Duck-typed, as the import system allows: ``importlib.abc`` costs an
-    import on the one-shot path.)"""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != "structlog":
-            return None
-        for finder in list(sys.meta_path):
-            if finder is self:
-                continue
-            find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(fullname, path, target) if find_spec is not None else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _ConfiguringLoader(spec.loader)
-                return spec
-        return None
-
-
-class _ConfiguringLoader:
-    """Delegates to structlog's own loader, then configures the freshly executed module."""
-
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: Any) -> Any:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)
-        _configure(module)
-        _remove_import_hook()  # only now: a mere find_spec("structlog") must not use it up
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import functools
 import threading
+from types import ModuleType
 from typing import Any
 
+from ._after_import import when_imported
 from ._in_flight import IN_FLIGHT
 from ._logging import _current
 
@@ -45,7 +47,9 @@ def install() -> None:
             return
         _installed = True
     _patch_thread_start()
-    _patch_executor_submit()
+    # Patched when the plugin (or a library) first imports the pool, before it can be used: a run
+    # that uses no pool does not import it.
+    when_imported("concurrent.futures.thread", _patch_executor_submit)
 
 
 def _patch_thread_start() -> None:
@@ -76,9 +80,8 @@ def _patch_thread_start() -> None:
     threading.Thread.start = start  # type: ignore[method-assign]
 
 
-def _patch_executor_submit() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
+def _patch_executor_submit(pool_module: ModuleType) -> None:
+    ThreadPoolExecutor = pool_module.ThreadPoolExecutor  # noqa: N806 - the class, by its own name
     original_submit = ThreadPoolExecutor.submit
 
     @functools.wraps(original_submit)

@@ -1,0 +1,1 @@
+from .greet.action import Greet  # noqa: F401

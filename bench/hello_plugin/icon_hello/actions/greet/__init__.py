@@ -1,0 +1,1 @@
+from .action import Greet  # noqa: F401

@@ -1,0 +1,1 @@
+from .connection import Connection  # noqa: F401
