@@ -695,3 +695,47 @@ def test_a_secret_with_a_lone_surrogate_is_masked_in_all_its_forms():
     masker = SecretMasker([secret])
     leaked = f"url=https://h/?p=b3n%ED%A0%80ch-s3cret json={json.dumps(secret)} raw={secret}"
     assert masker.mask_text(leaked) == f'url=https://h/?p={MASK} json="{MASK}" raw={MASK}'
+
+
+def _invariant_base64(secret: bytes, offset: int) -> str:
+    """The base64 characters fixed by ``secret`` alone when ``offset`` bytes of anything precede it
+    and anything follows: the oracle for the cores, found by trying every surrounding byte."""
+    variants = [
+        base64.b64encode(bytes([fill]) * offset + secret + bytes([tail]) * 2).decode()
+        for fill in (0x00, 0x5A, 0xFF)
+        for tail in (0x00, 0xA5, 0xFF)
+    ]
+    fixed = "".join(chars[0] if len(set(chars)) == 1 else "?" for chars in zip(*variants, strict=True))
+    return max(fixed.split("?"), key=len)
+
+
+@pytest.mark.parametrize("secret", [b"abc", b"s3cr", b"hunter22", b"p\xc3\xa4ss-w0rd!", bytes(range(250, 256)) * 2])
+def test_base64_cores_are_exactly_what_the_secret_fixes(secret):
+    cores = list(_masking._base64_cores(secret))
+    expected = [_invariant_base64(secret, offset) for offset in range(3)]
+    wanted = []
+    for core in expected:
+        if len(core) >= 4:
+            wanted += [core, core.replace("+", "-").replace("/", "_")]
+    assert cores == wanted
+    assert all(len(core) >= 4 for core in cores)
+
+
+def test_a_three_byte_secret_keeps_its_four_character_core():
+    assert "YWJj" in set(_masking._base64_cores(b"abc"))  # base64("abc") == "YWJj"
+
+
+def test_non_ascii_secret_forms_are_written_out():
+    forms = derived_forms("pä55wörd")
+    assert "p\\xe455w\\xf6rd" in forms  # ascii()
+    assert "p\\xc3\\xa455w\\xc3\\xb6rd" in forms  # repr() of its UTF-8 bytes
+    assert "p\\\\xc3\\\\xa455w\\\\xc3\\\\xb6rd" in forms  # that, JSON-escaped
+    assert "70c3a4353577c3b67264" in forms and "70C3A4353577C3B67264" in forms
+
+
+def test_the_repr_form_of_a_secret_with_escapes_is_masked_whole():
+    secret = "ab\x01cd'\"ef"  # repr escapes differently from JSON here: \x01 (not \u0001) and \'
+    assert repr(secret)[1:-1] != json.dumps(secret)[1:-1]
+    masker = SecretMasker([secret])
+    assert masker.mask_text(f"value={secret!r}") == f"value='{MASK}'"
+    assert masker.mask_text("x" + repr(secret)[1:-1] + "y") == f"x{MASK}y"
