@@ -252,3 +252,24 @@ def test_check_fuzzes_an_https_api():
     )
     http_findings = [f for f in findings if f.example.startswith("HTTP 4")]
     assert any(f.check == "crash" and f.detail.startswith("HTTPError") for f in http_findings)
+
+
+def test_the_copy_a_handshake_gets_keeps_the_contexts_settings_and_authorities():
+    import trustme
+
+    from insightconnect_plugin_runtime._testing_tls import RunAuthority, trusting_copy
+
+    own = trustme.CA()
+    context = ssl.create_default_context()
+    own.configure_trust(context)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    context.options |= ssl.OP_NO_TICKET
+    authority = RunAuthority()
+    copy = trusting_copy(context, authority)
+    trusted = copy.get_ca_certs(binary_form=True)
+    assert authority.der in trusted and ssl.PEM_cert_to_DER_cert(own.cert_pem.bytes().decode()) in trusted
+    assert set(context.get_ca_certs(binary_form=True)) <= set(trusted)
+    assert (copy.verify_mode, copy.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert copy.minimum_version == ssl.TLSVersion.TLSv1_3 and copy.verify_flags == context.verify_flags
+    assert copy.options == context.options and not authority.trusts(context)
