@@ -15,7 +15,6 @@ import requests
 import insightconnect_plugin_runtime
 from insightconnect_plugin_runtime import _testing_http_fuzz
 from insightconnect_plugin_runtime._testing_network import _is_loopback
-from insightconnect_plugin_runtime._testing_tls import trusting
 from insightconnect_plugin_runtime.exceptions import PluginException
 from insightconnect_plugin_runtime.testing import (
     Fault,
@@ -190,7 +189,7 @@ def test_an_https_connection_url_stays_https_and_urllib_is_answered():
 def test_trust_holds_while_entered_for_sockets_and_asyncio_and_is_put_back():
     with FaultServer() as server, loopback_only(), redirected_to(server.port):
         server.fault = Fault("ok", 200, b'{"items": [1]}')
-        with trusting(server.authority):
+        with server.trusted():
             assert requests.get(f"https://{HOST}/a", timeout=5).json() == {"items": [1]}
             assert requests.get(f"{server.https_url}/b", timeout=5).json() == {"items": [1]}  # no SNI: 127.0.0.1
             assert asyncio.run(_asyncio_status("other.made-up.test", server.port)) == b"HTTP/1.1 200 OK"
@@ -222,7 +221,7 @@ def test_aiohttp_is_answered_over_tls():
 
     with FaultServer() as server, loopback_only(), redirected_to(server.port):
         server.fault = Fault("ok", 200, b'{"items": [2]}')
-        with trusting(server.authority):  # aiohttp made its verifying context at import, before
+        with server.trusted():  # aiohttp made its verifying context at import, before
             assert asyncio.run(get(f"https://{HOST}/v1")) == {"items": [2]}
         with pytest.raises(aiohttp.ClientSSLError):
             asyncio.run(get(f"https://{HOST}/v1"))

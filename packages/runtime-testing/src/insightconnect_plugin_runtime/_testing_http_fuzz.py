@@ -141,9 +141,9 @@ class _DualServer(ThreadingHTTPServer):
 
 class FaultServer:
     """A threaded HTTP and HTTPS server on 127.0.0.1 (one port) answering every request with the current
-    :class:`Fault`. ``authority`` is the run's certificate authority: clients trust it inside
-    :func:`~insightconnect_plugin_runtime._testing_tls.trusting`; ``tls_failures`` lists handshakes that
-    failed (a client refusing the certificate)."""
+    :class:`Fault`. ``authority`` is its own certificate authority, which the process's TLS clients
+    trust inside :meth:`trusted`; ``tls_failures`` lists handshakes that failed (a client refusing the
+    certificate)."""
 
     def __init__(self) -> None:
         self.fault = Fault("ok", 200, b"{}")
@@ -192,6 +192,11 @@ class FaultServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.https_url = f"https://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="icon-testing-faults", daemon=True)
+
+    def trusted(self) -> contextlib.AbstractContextManager[None]:
+        """A context manager: while entered, verifying TLS clients in this process trust this server's
+        certificates (and still every authority they trusted before); on exit they no longer do."""
+        return trusting(self.authority)
 
     def tls_failed_since(self, count: int, wait: float = 1.0) -> bool:
         """Whether more than ``count`` handshakes have failed, waiting up to ``wait`` seconds (real
@@ -304,7 +309,7 @@ def fuzz_http(
     server = network.enter_context(FaultServer())
     network.enter_context(loopback_only())
     network.enter_context(redirected_to(server.port))
-    network.enter_context(trusting(server.authority))
+    network.enter_context(server.trusted())
     with network, isolated_directories():
         canary = canary_connection(schema, connection)
         canary.connection = aim_connection(canary.connection, schema, server)
