@@ -6,7 +6,7 @@ of an ``https://`` API instead of a handshake error.
 Certificates come from **trustme** (the library urllib3's, requests', aiohttp's and httpx's own test
 suites use): its certificates carry the extensions Python 3.13's strict verification
 (``VERIFY_X509_STRICT``) asks for, which a hand-written ``cryptography`` builder would have to keep up
-with. Leaves are ECDSA, so issuing one per host name costs about a millisecond.
+with. Leaves are ECDSA, so issuing one per host name costs a fraction of a millisecond.
 
 Trust is added at the handshake: while :func:`trusting` is entered, ``ssl.SSLContext.wrap_socket`` and
 ``wrap_bio`` (where http.client, urllib3/requests, asyncio/aiohttp and httpx all end) hand a verifying
