@@ -10,7 +10,6 @@ import ssl
 from typing import Any
 
 import pytest
-import requests
 
 import insightconnect_plugin_runtime
 from insightconnect_plugin_runtime import _testing_http_fuzz
@@ -26,6 +25,8 @@ from insightconnect_plugin_runtime.testing import (
 )
 
 from . import http_plugin
+
+requests = pytest.importorskip("requests")  # the client most plugins use; absent from the core-only env
 
 #: ``wrap_socket`` as the ssl module has it, taken before any test patches it: a client outside the kit's reach.
 UNPATCHED_WRAP_SOCKET = ssl.SSLContext.wrap_socket
