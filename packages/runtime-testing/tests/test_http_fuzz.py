@@ -179,17 +179,21 @@ def test_redirected_to_sends_a_constant_remote_address_to_the_local_server():
     assert server.requests == ["GET /v2/items?x=1"] and asked[0] == "api.example.com"
 
 
-def test_an_https_api_the_plain_fault_server_cannot_answer_is_left_unfuzzed_not_reported():
+def test_an_https_api_called_with_urllib_is_answered_and_its_escaping_errors_reported():
     class Tls(_Hardcoded):
         def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
-            urllib.request.urlopen("https://api.example.com/v1", timeout=5).close()  # lets SSL errors escape
+            urllib.request.urlopen("https://api.example.com/v1", timeout=5).close()  # lets HTTP errors escape
             return {}
 
     plugin = insightconnect_plugin_runtime.Plugin(name="tls", vendor="t", version="1.0.0", connection=_KeyConnection())
     action = Tls()
     action.name = "tls"
     plugin.add_action(action)
-    assert fuzz_http(plugin, "action", "tls", CONNECTION, max_examples=0, budget_seconds=3) == []
+    findings = fuzz_http(plugin, "action", "tls", CONNECTION, max_examples=0, budget_seconds=3)
+    assert [(f.check, f.detail, f.example) for f in findings if f.example == "HTTP 400"] == [
+        ("crash", "HTTPError: HTTP Error 400: Bad Request", "HTTP 400")
+    ]
+    assert not any("SSL" in f.detail or "CERTIFICATE" in f.detail for f in findings)
 
 
 def test_check_does_not_fuzz_a_connection_test_the_plugin_does_not_have():

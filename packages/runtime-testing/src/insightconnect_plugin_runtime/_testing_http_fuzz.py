@@ -4,7 +4,11 @@ fault, and the step must still end as a plugin should.
 The plugin reaches the fault server two ways at once: URL-like connection fields (``url``,
 ``base_url``, ``endpoint``...; ``host``/``server`` fields get ``127.0.0.1:<port>``) point at it, and
 every other TCP connection and name lookup is redirected to it (``_testing_network.redirected_to``),
-so an API address hard-coded in the plugin is answered too and nothing leaves the machine.
+so an API address hard-coded in the plugin is answered too and nothing leaves the machine. The server
+speaks plain HTTP and TLS on one port (it tells them apart by the first byte a client sends), with a
+certificate for whatever host name the client asks for from an authority made for the run, which the
+process's TLS clients trust while the run lasts (``_testing_tls``): an ``https://`` API is fuzzed with
+the plugin verifying certificates as in production.
 
 Faults: every 4xx/5xx status a service commonly returns (with a JSON, HTML or empty body), malformed
 and wrongly shaped JSON, a body cut short of its ``Content-Length``, a redirect loop, an answer that
@@ -18,8 +22,12 @@ nothing) stay under ``backoff_limit`` virtual seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import ssl
+import sys
 import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -41,6 +49,7 @@ from ._testing_fuzz import (
 )
 from ._testing_network import loopback_only, redirected_to
 from ._testing_run import execute, isolated_directories, start_message
+from ._testing_tls import RunAuthority, trusting
 
 _URL_FIELD = re.compile(r"(^|_)(url|uri|endpoint|base_?url|api_?url|server_?url|instance_?url)($|_)", re.I)
 _HOST_FIELD = re.compile(r"(^|_)(host|hostname|server|address|instance|domain)($|_)", re.I)
@@ -87,12 +96,60 @@ def _huge(size: int) -> bytes:
     return b'{"items": [' + filler + b"0]}"
 
 
+#: How long a connection may stay silent before its first byte (which tells TLS from plain HTTP).
+FIRST_BYTE_SECONDS = 30.0
+_TLS_HANDSHAKE = 0x16  # the content type of the record that opens every TLS connection
+
+
+class _DualServer(ThreadingHTTPServer):
+    """Plain HTTP and TLS on one port: each connection is wrapped with TLS when it opens with a TLS
+    handshake record, so a client redirected from any ``http://`` or ``https://`` address is answered."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: Any, authority: RunAuthority, tls_failures: list[str]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.authority = authority
+        self.tls_failures = tls_failures
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:  # in the connection's own thread: a silent client holds up no other
+            request.settimeout(FIRST_BYTE_SECONDS)
+            first = request.recv(1, socket.MSG_PEEK)
+            if first and first[0] == _TLS_HANDSHAKE:
+                request = self.authority.server_context.wrap_socket(request, server_side=True)
+            request.settimeout(None)
+        except (ssl.SSLError, OSError) as error:  # a client refusing the certificate, or gone
+            if isinstance(error, ssl.SSLError):
+                self.tls_failures.append(f"{type(error).__name__}: {error}")
+            return
+        if not first:
+            return
+        try:
+            self.RequestHandlerClass(request, client_address, self)
+        finally:
+            if isinstance(request, ssl.SSLSocket):  # the plain socket it came from is shut by the caller
+                with contextlib.suppress(OSError):
+                    request.shutdown(socket.SHUT_WR)
+                request.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer is its business; anything else is printed as usual."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 class FaultServer:
-    """A threaded HTTP server on 127.0.0.1 answering every request with the current :class:`Fault`."""
+    """A threaded HTTP and HTTPS server on 127.0.0.1 (one port) answering every request with the current
+    :class:`Fault`. ``authority`` is its own certificate authority, which the process's TLS clients
+    trust inside :meth:`trusted`; ``tls_failures`` lists handshakes that failed (a client refusing the
+    certificate)."""
 
     def __init__(self) -> None:
         self.fault = Fault("ok", 200, b"{}")
         self.requests: list[str] = []
+        self.tls_failures: list[str] = []
+        self.authority = RunAuthority()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -130,11 +187,25 @@ class FaultServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _DualServer(Handler, self.authority, self.tls_failures)
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.https_url = f"https://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="icon-testing-faults", daemon=True)
+
+    def trusted(self) -> contextlib.AbstractContextManager[None]:
+        """A context manager: while entered, verifying TLS clients in this process trust this server's
+        certificates (and still every authority they trusted before); on exit they no longer do."""
+        return trusting(self.authority)
+
+    def tls_failed_since(self, count: int, wait: float = 1.0) -> bool:
+        """Whether more than ``count`` handshakes have failed, waiting up to ``wait`` seconds (real
+        time) for the server's thread to record the failure the client has already seen."""
+        for _ in range(int(wait / 0.01)):  # counted, not timed: a virtual clock may be running
+            if len(self.tls_failures) > count:
+                break
+            threading.Event().wait(0.01)
+        return len(self.tls_failures) > count
 
     def __enter__(self) -> FaultServer:
         self._thread.start()
@@ -146,29 +217,28 @@ class FaultServer:
 
 
 def aim_connection(connection: dict[str, Any], schema: Any, server: FaultServer) -> dict[str, Any]:
-    """``connection`` with its URL-like fields pointing at ``server`` (credentials untouched)."""
+    """``connection`` with its URL-like fields pointing at ``server`` (credentials untouched); an
+    ``https://`` URL (given, or the field's default) stays ``https://``."""
     properties = (schema or {}).get("properties") or {} if isinstance(schema, Mapping) else {}
     aimed = dict(connection)
     for name, prop in properties.items():
         if is_credential(name, prop) or not isinstance(prop, dict) or prop.get("type") not in (None, "string"):
             continue
         if _URL_FIELD.search(name):
-            aimed[name] = server.url
+            given = str(connection.get(name) or prop.get("default") or "")
+            aimed[name] = server.https_url if given.lower().startswith("https:") else server.url
         elif _HOST_FIELD.search(name):
             aimed[name] = f"127.0.0.1:{server.port}"
     return aimed
 
 
-_TLS_TO_PLAIN = ("wrong version number", "record layer failure", "unknown protocol", "http request")
+def is_tls_error(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) is a TLS failure.
 
-
-def speaks_tls_to_plain_server(error: BaseException) -> bool:
-    """Whether ``error`` (or what it wraps) is a TLS handshake that met the plain-HTTP fault server.
-
-    A step whose API is ``https://`` (a constant, or a host field the plugin prefixes) cannot be
-    answered by the fault server, which speaks plain HTTP: that handshake failure is the kit's doing,
-    not a fault of the service, so the step is left unfuzzed rather than reported.
-    """
+    With a handshake failed at the fault server in the same run, the kit caused it: a client the trust
+    of ``_testing_tls`` cannot reach (built on another TLS library, or pinning a certificate) refused
+    the run's certificate. Such a step is left unfuzzed rather than reported: the service's certificate
+    would have satisfied it."""
     seen: set[int] = set()
     pending: list[Any] = [error]
     while pending:
@@ -176,8 +246,7 @@ def speaks_tls_to_plain_server(error: BaseException) -> bool:
         if id(current) in seen or len(seen) > 50:
             continue
         seen.add(id(current))
-        text = str(current).lower()
-        if "ssl" in text and any(marker in text for marker in _TLS_TO_PLAIN):
+        if isinstance(current, ssl.SSLError) or "ssl" in str(current).lower():
             return True
         if isinstance(current, BaseException):
             pending += [current.__cause__, current.__context__, *current.args]
@@ -240,6 +309,7 @@ def fuzz_http(
     server = network.enter_context(FaultServer())
     network.enter_context(loopback_only())
     network.enter_context(redirected_to(server.port))
+    network.enter_context(server.trusted())
     with network, isolated_directories():
         canary = canary_connection(schema, connection)
         canary.connection = aim_connection(canary.connection, schema, server)
@@ -248,6 +318,7 @@ def fuzz_http(
             if stalled.is_set():
                 return
             server.fault = fault
+            tls_failures = len(server.tls_failures)
             if kind == "connection_test":
                 message = start_message("connection_test", "", connection=canary.connection)
             else:
@@ -272,8 +343,8 @@ def fuzz_http(
                 detail = f"still sleeping after {backoff_limit:g} s of virtual time (retrying without end?)"
                 findings.setdefault(("time", "backoff"), Finding(label, "time", detail, fault.label))
                 return
-            if value.error is not None and speaks_tls_to_plain_server(value.error):
-                stalled.set()  # an https:// address reached the plain fault server: nothing to fuzz
+            if value.error is not None and is_tls_error(value.error) and server.tls_failed_since(tls_failures):
+                stalled.set()  # the client does not trust the run's certificate: nothing to fuzz
                 return
             keep_judged(findings, judge(label, step, value, canary), fault.label)
 

@@ -95,7 +95,8 @@ def redirected_to(port: int, host: str = "127.0.0.1") -> Iterator[list[str]]:
     remote name to it; yields the destinations the plugin asked for.
 
     So a plugin whose API address is a constant still talks to the fake; nothing leaves the machine.
-    TLS clients reach a plain-HTTP fake and fail their handshake, which is one more fault to handle.
+    A TLS client needs a fake that speaks TLS with a certificate it trusts: ``FaultServer`` does, inside
+    its ``trusted()``; against a plain-HTTP fake the handshake fails.
     """
     asked: list[str] = []
     original_connect = socket.socket.connect
