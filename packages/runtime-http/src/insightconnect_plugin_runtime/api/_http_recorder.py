@@ -162,7 +162,7 @@ def install() -> None:
         def getresponse(self: Any) -> Any:
             response = original_getresponse(self)
             recording = _CURRENT.get()
-            if recording is not None:
+            if recording is not None and not recording.closed:  # a closed one: a thread outliving its step
                 try:
                     method, target = getattr(self, "_icon_recorded_request", ("GET", "/"))
                     exchange = Exchange(
