@@ -140,3 +140,37 @@ def test_a_thread_running_its_own_copied_context_still_gets_the_execution():
             assert _in_thread(lambda: own.run(_seen)) == ("caller", execution)
         finally:
             SIBLING.reset(token)
+
+
+def test_a_thread_given_its_own_context_keeps_it_and_gets_the_execution(monkeypatch):
+    """Python 3.14's ``Thread(context=...)`` runs the thread in the context it was given: that choice
+    is kept (no copy of the caller's) and only the execution is set in it. Before 3.14 the attribute
+    is set by hand, as 3.14's ``Thread`` sets it; a thread without one still gets the copy."""
+    from insightconnect_plugin_runtime import _thread_context
+
+    execution = _execution("ctx-secret-7")
+    given = contextvars.Context()
+    with capture(execution):
+        token = SIBLING.set("caller")
+        try:
+            out: list[Any] = []
+            if sys.version_info >= (3, 14):
+                thread = threading.Thread(target=lambda: out.append(_seen()), context=given)  # type: ignore[call-arg]
+            else:
+                monkeypatch.setattr(_thread_context, "_OWN_CONTEXT", True)
+                thread = threading.Thread(target=lambda: out.append(_seen()))
+                thread._context = given  # type: ignore[attr-defined]
+            thread.start()
+            thread.join(5)
+            assert out == [("unset", execution)]
+            assert _in_thread(_seen) == ("caller", execution)
+        finally:
+            SIBLING.reset(token)
+
+
+def test_installing_twice_patches_once():
+    from insightconnect_plugin_runtime import _thread_context
+
+    start, submit = threading.Thread.start, ThreadPoolExecutor.submit
+    _thread_context.install()
+    assert (threading.Thread.start, ThreadPoolExecutor.submit) == (start, submit)
