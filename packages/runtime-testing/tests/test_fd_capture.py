@@ -104,3 +104,90 @@ def test_a_step_the_fuzzer_gives_up_on_leaves_the_descriptors_as_they_were():
         assert (_identity(1), _identity(2)) == before
     finally:
         release.set()
+
+
+def test_python_buffers_on_the_descriptors_are_flushed_at_the_right_side_of_the_step(monkeypatch, capfd):
+    """A stream on fd 1 made before the step (``sys.__stdout__``) may still buffer text: what it held
+    before the step goes out before the redirection, what the step left in it is found."""
+    writer = open(1, "w", closefd=False, buffering=1 << 16)  # noqa: SIM115 - closed below
+    monkeypatch.setattr(sys, "__stdout__", writer)
+    try:
+        writer.write("before the step\n")
+        with captured_stdio() as capture:
+            writer.write("left in the buffer by the step\n")
+        assert capture.text("stdout") == "left in the buffer by the step\n"
+        assert capfd.readouterr().out == "before the step\n"
+    finally:
+        writer.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_no_descriptor_is_left_open():
+    before = sorted(os.listdir("/proc/self/fd"))
+    with captured_stdio():
+        os.write(1, b"x\n")
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_without_pread_only_the_python_streams_are_captured(monkeypatch, capfd):
+    monkeypatch.delattr(os, "pread")
+    before = _identity(1)
+    with captured_stdio() as capture:
+        assert _identity(1) == before
+        print("printed")
+        os.write(1, b"raw\n")
+    assert capture.text("stdout") == "printed\n"
+    assert capfd.readouterr().out == "raw\n"
+
+
+def test_a_descriptor_that_is_not_open_is_left_alone_and_the_other_one_captured():
+    kept = os.dup(2)
+    try:
+        os.close(2)
+        with captured_stdio() as capture:
+            os.write(1, b"still captured\n")
+        with pytest.raises(OSError):
+            os.fstat(2)
+        assert capture.text("stdout") == "still captured\n"
+    finally:
+        os.dup2(kept, 2)
+        os.close(kept)
+
+
+def test_a_descriptor_closed_during_the_step_is_not_reopened():
+    kept = os.dup(1)
+    try:
+        with captured_stdio():
+            os.close(1)
+        with pytest.raises(OSError):
+            os.fstat(1)
+    finally:
+        os.dup2(kept, 1)
+        os.close(kept)
+    assert all(not tap.active and tap.users == 0 for tap in TAPS.values())
+
+
+def test_a_capture_that_cannot_start_leaves_no_descriptor_redirected(monkeypatch):
+    before = _identity(1), _identity(2)
+
+    def refuse() -> None:
+        raise OSError("no room for a temporary file")
+
+    monkeypatch.setattr(TAPS["stderr"], "open", refuse)
+    with pytest.raises(OSError, match="no room"), captured_stdio():
+        pass  # pragma: no cover - never entered
+    assert (_identity(1), _identity(2)) == before
+    assert TAPS["stdout"].users == 0
+
+
+def test_a_failed_read_still_puts_every_descriptor_back(monkeypatch):
+    before = _identity(1), _identity(2)
+
+    def unreadable(start: int) -> bytes:
+        raise OSError("unreadable")
+
+    monkeypatch.setattr(TAPS["stdout"], "read_from", unreadable)
+    with pytest.raises(OSError, match="unreadable"), captured_stdio():
+        os.write(2, b"on stderr\n")
+    assert (_identity(1), _identity(2)) == before
+    assert all(not tap.active and tap.users == 0 for tap in TAPS.values())

@@ -14,10 +14,11 @@ own files between tests, whatever a step abandoned by the fuzzer still holds ope
 reads what the file received between its own start and end, so a write below Python made while two
 steps run is found in both: over-attributing is accepted, missing a leak is not.
 
-Python's own buffered streams on those descriptors (``sys.__stdout__``, a ``StreamHandler`` made on
-it at import time) are flushed when the redirection starts and before each capture reads, so text
-written before the step is not blamed on it and text the step left in a buffer is found. Off where
-``os.pread`` is missing (Windows) or a descriptor is not open (then nothing can leak there either).
+Python's own buffered streams on those descriptors (``sys.__stdout__``, ``sys.__stderr__``) are
+flushed when the redirection starts and before each capture reads, so text written before the step is
+not blamed on it and text the step left in a buffer is found. The kept descriptor and the file's get
+numbers above 2, so that a closed fd 1 or 2 is not taken by them. Off where ``os.pread`` is missing
+(Windows), and for a descriptor that is not open (nothing can be written there either).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import os
 import sys
 import tempfile
 import threading
-from typing import Any
 
 _lock = threading.Lock()
 
@@ -48,14 +48,22 @@ def _same_file(fd: int, file_fd: int) -> bool:
     return (here.st_dev, here.st_ino) == (ours.st_dev, ours.st_ino)
 
 
+def _high_dup(fd: int) -> int:
+    """A copy of ``fd`` numbered 3 or more, closed on exec: when fd 1 or 2 is closed, a plain ``dup``
+    or a new file would take its number and then be redirected over by the other capture."""
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+
+
 class _Tap:
     """Descriptor ``fd`` pointed at one temporary file while any capture uses it."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.users = 0
-        self.saved: int | None = None
-        self.file: Any = None
+        self.saved = -1  # the descriptor that was at ``fd``, kept while redirected
+        self.file = -1  # our own descriptor of the temporary file
 
     def open(self) -> int | None:
         """Join the redirection (starting it if needed); the file offset to read from, or ``None``."""
@@ -63,23 +71,19 @@ class _Tap:
             if self.users == 0 and not self._start():
                 return None
             self.users += 1
-            return os.fstat(self.file.fileno()).st_size
+            return os.fstat(self.file).st_size
 
     def _start(self) -> bool:
         if not hasattr(os, "pread"):
             return False
         _flush_python_streams()
         try:
-            saved = os.dup(self.fd)
-        except OSError:  # the descriptor is not open
+            saved = _high_dup(self.fd)
+        except OSError:  # the descriptor is not open: nothing can be written there
             return False
-        file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - lives until the last capture ends
-        try:
-            os.dup2(file.fileno(), self.fd)
-        except OSError:
-            os.close(saved)
-            file.close()
-            return False
+        with tempfile.TemporaryFile() as made:
+            file = _high_dup(made.fileno())
+        os.dup2(file, self.fd)
         self.saved, self.file = saved, file
         return True
 
@@ -87,29 +91,27 @@ class _Tap:
         """What the descriptor received since ``start`` (Python's buffers on it flushed first)."""
         _flush_python_streams()
         with _lock:
-            if self.file is None:
-                return b""
-            end = os.fstat(self.file.fileno()).st_size
-            return os.pread(self.file.fileno(), max(end - start, 0), start) if end > start else b""
+            end = os.fstat(self.file).st_size
+            return os.pread(self.file, end - start, start)
 
     def close(self) -> None:
         """Leave the redirection; the last capture to leave puts the descriptor back."""
         with _lock:
             self.users -= 1
-            if self.users > 0 or self.file is None:
+            if self.users > 0:
                 return
             saved, file = self.saved, self.file
-            self.saved = self.file = None
+            self.saved = self.file = -1
             try:
-                if _same_file(self.fd, file.fileno()):  # nobody pointed it elsewhere meanwhile
+                if _same_file(self.fd, file):  # nobody pointed it elsewhere meanwhile
                     os.dup2(saved, self.fd)
             finally:
                 os.close(saved)
-                file.close()
+                os.close(file)
 
     @property
     def active(self) -> bool:
-        return self.file is not None
+        return self.file >= 0
 
 
 TAPS = {"stdout": _Tap(1), "stderr": _Tap(2)}
