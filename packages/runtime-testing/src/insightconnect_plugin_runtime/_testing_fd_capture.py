@@ -111,7 +111,7 @@ class _Tap:
 
     @property
     def active(self) -> bool:
-        return self.file >= 0
+        return self.users > 0
 
 
 TAPS = {"stdout": _Tap(1), "stderr": _Tap(2)}
