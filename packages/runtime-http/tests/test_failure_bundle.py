@@ -3,6 +3,7 @@ error bodies) and writes one masked, bounded, 0600 file; nothing happens without
 
 from __future__ import annotations
 
+import contextvars
 import gzip
 import importlib.metadata
 import json
@@ -192,11 +193,13 @@ class _Threaded(_Lookup):
 
     def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
         import asyncio
-        import contextvars
         from concurrent.futures import ThreadPoolExecutor
 
         def fetch(where: str) -> None:
             urllib.request.urlopen(f"{self.connection.url}/chunked?{where}").read()
+
+        async def in_executor() -> None:
+            await asyncio.get_running_loop().run_in_executor(None, fetch, "run_in_executor")
 
         fetch("step")
         thread = threading.Thread(target=fetch, args=("thread",))
@@ -204,7 +207,9 @@ class _Threaded(_Lookup):
         thread.join()
         with ThreadPoolExecutor(1) as pool:
             pool.submit(fetch, "executor").result()
-        asyncio.run(asyncio.to_thread(fetch, "to_thread"))  # copies the context into the thread
+            list(pool.map(fetch, ["executor_map"]))
+        asyncio.run(asyncio.to_thread(fetch, "to_thread"))
+        asyncio.run(in_executor())
         context = contextvars.copy_context()
         carried = threading.Thread(target=context.run, args=(fetch, "copied_context"))
         carried.start()
@@ -212,11 +217,10 @@ class _Threaded(_Lookup):
         raise ValueError("failed after fetching")
 
 
-def test_bundles_record_the_step_thread_and_threads_that_copy_its_context_only(api, tmp_path, monkeypatch):
-    """The documented limit ("Failure bundles" in the README): core's thread context carries the
-    step's execution, not the recorder's context, into threads the step starts; a thread that runs
-    in a copy of the step's context (``asyncio.to_thread``, ``contextvars.copy_context().run``) is
-    recorded. When this changes, change the README."""
+def test_bundles_record_the_threads_and_executor_tasks_the_step_starts(api, tmp_path, monkeypatch):
+    """Core runs threads and executor tasks a step starts in a copy of its context, so the recording
+    reaches them: a plugin fetching from a ``threading.Thread``, a ``ThreadPoolExecutor`` (``submit``,
+    ``map``), asyncio's ``to_thread`` and ``run_in_executor`` has every answer in its bundle, in order."""
     monkeypatch.setenv(_failure_bundle.ENV_DIR, str(tmp_path))
     plugin = insightconnect_plugin_runtime.Plugin(name="b", vendor="t", version="1.0.0", connection=_Connection())
     plugin.add_action(_Threaded())
@@ -225,8 +229,40 @@ def test_bundles_record_the_step_thread_and_threads_that_copy_its_context_only(a
     with pytest.raises(LoggedException):
         plugin.handle_step(message)
     (path,) = tmp_path.iterdir()
-    recorded = [exchange["url"].rsplit("?", 1)[1] for exchange in json.loads(path.read_text())["http"]]
-    assert recorded == ["step", "to_thread", "copied_context"]
+    text = path.read_text()
+    assert SECRET not in text
+    bundle = json.loads(text)
+    recorded = [exchange["url"].rsplit("?", 1)[1] for exchange in bundle["http"]]
+    assert recorded == [
+        "step", "thread", "executor", "executor_map", "to_thread", "run_in_executor", "copied_context"
+    ]  # fmt: skip
+    assert all(exchange["body"] == '{"key": "********", "n": 1}' for exchange in bundle["http"])
+
+
+def test_threads_fill_one_recording_and_stop_when_it_ends(api):
+    """Threads share the step's recording (the count of dropped answers stays right), and a thread that
+    outlives the step adds nothing once the recording has ended."""
+    late = threading.Event()
+
+    def fetch(where: str) -> None:
+        urllib.request.urlopen(f"{api}/chunked?{where}").read()
+
+    def outliving() -> None:
+        late.wait(5)
+        fetch("late")
+
+    with _http_recorder.recording(max_exchanges=3) as recorded:
+        lingering = threading.Thread(target=contextvars.copy_context().run, args=(outliving,))
+        lingering.start()
+        workers = [threading.Thread(target=contextvars.copy_context().run, args=(fetch, f"w{n}")) for n in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(5)
+    late.set()
+    lingering.join(5)
+    assert recorded.closed and len(recorded.exchanges) == 3 and recorded.dropped == 5
+    assert all(exchange.url.rsplit("?", 1)[1].startswith("w") for exchange in recorded.exchanges)
 
 
 def test_fitting_shortens_bodies_then_drops_the_oldest_answers():

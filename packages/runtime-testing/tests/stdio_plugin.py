@@ -3,6 +3,8 @@ loggers core routes and masks (no leaks)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 import traceback
@@ -74,6 +76,50 @@ class PrintLogger(_Action):
         return {}
 
 
+class WritesFd(_Action):
+    """Writes the secret to fd 1 with ``os.write``, as a C extension would: below ``sys.stdout``."""
+
+    NAME = "writes_fd"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        os.write(1, f"raw key={self.connection.key}\n".encode())
+        return {}
+
+
+class SubprocessEcho(_Action):
+    """Runs a tool that echoes the secret on the stderr it inherits."""
+
+    NAME = "subprocess_echo"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        tool = "import sys; sys.stderr.write('tool says ' + sys.argv[1] + chr(10))"
+        subprocess.run([sys.executable, "-c", tool, self.connection.key], check=True, timeout=30)
+        return {}
+
+
+class SubprocessToSysStdout(_Action):
+    """Hands ``sys.stdout`` to a subprocess: it writes to that stream's descriptor."""
+
+    NAME = "subprocess_to_sys_stdout"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        tool = "import sys; print('tool says', sys.argv[1])"
+        subprocess.run([sys.executable, "-c", tool, self.connection.key], check=True, timeout=30, stdout=sys.stdout)
+        return {}
+
+
+class WritesFdHarmless(_Action):
+    """Writes to fds 1 and 2 and runs a subprocess, none of it secret: captured, not a leak."""
+
+    NAME = "writes_fd_harmless"
+
+    def run(self, params: dict[str, Any] = {}) -> dict[str, Any]:  # noqa: B006
+        os.write(1, b"raw progress 50%\n")
+        os.write(2, b"raw warning: slow\n")
+        subprocess.run([sys.executable, "-c", "print('tool done')"], check=True, timeout=30)
+        return {}
+
+
 class Structlog(_Action):
     """Logs the secret through ``structlog.get_logger``: routed to the step logger and masked."""
 
@@ -99,5 +145,16 @@ class StepLogger(_Action):
 class StdioPlugin(insightconnect_plugin_runtime.Plugin):
     def __init__(self) -> None:
         super().__init__(name="Stdio", vendor="tests", version="0.0.1", connection=Connection())
-        for action in (Prints, PrintsTraceback, PrintsInThread, PrintLogger, Structlog, StepLogger):
+        for action in (
+            Prints,
+            PrintsTraceback,
+            PrintsInThread,
+            PrintLogger,
+            WritesFd,
+            SubprocessEcho,
+            SubprocessToSysStdout,
+            WritesFdHarmless,
+            Structlog,
+            StepLogger,
+        ):
             self.add_action(action())

@@ -37,6 +37,33 @@ def test_direct_writes_from_tracebacks_threads_and_print_loggers_are_leaks(kit, 
     assert [(leak.where, leak.field) for leak in run.leaks] == [(where, "api_key.secretKey")]
 
 
+@pytest.mark.parametrize(
+    ("step", "where", "line"),
+    [
+        ("writes_fd", "stdout", "raw key="),
+        ("subprocess_echo", "stderr", "tool says "),
+        ("subprocess_to_sys_stdout", "stdout", "tool says "),
+    ],
+)
+@pytest.mark.parametrize("via", ["protocol", "http"])
+def test_writes_below_python_are_leaks(step, where, line, via):
+    """``os.write(1, ...)`` and a subprocess inheriting fds 1 and 2 never touch ``sys.stdout``: the
+    descriptors themselves are captured, in process and behind the HTTP app alike."""
+    run = PluginKit(StdioPlugin(), GOOD_CONNECTION, via=via).canary("action", step)
+    marker = run.canary.markers["api_key.secretKey"]
+    assert run.result.ok, run.result.error_message
+    assert f"{line}{marker}\n" in getattr(run.result, where)
+    assert [(leak.where, leak.field, leak.form) for leak in run.leaks] == [(where, "api_key.secretKey", "plain")]
+
+
+def test_writes_below_python_without_a_secret_are_captured_and_no_leak(kit):
+    run = kit.canary("action", "writes_fd_harmless")
+    assert run.result.ok, run.result.error_message
+    assert run.leaks == []
+    assert "raw progress 50%\n" in run.result.stdout and "tool done\n" in run.result.stdout
+    assert "raw warning: slow\n" in run.result.stderr
+
+
 @pytest.mark.parametrize("step", ["structlog", "step_logger"])
 def test_lines_logged_through_structlog_or_the_step_logger_are_masked_on_the_console(kit, step):
     run = kit.canary("action", step)
@@ -69,6 +96,9 @@ def test_check_reports_print_leaks_and_prints_no_marker(capsys):
         ("action prints", "api_key.secretKey leaked into stdout"),
         ("action prints_in_thread", "api_key.secretKey leaked into stdout"),
         ("action prints_traceback", "api_key.secretKey leaked into stderr"),
+        ("action subprocess_echo", "api_key.secretKey leaked into stderr"),
+        ("action subprocess_to_sys_stdout", "api_key.secretKey leaked into stdout"),
+        ("action writes_fd", "api_key.secretKey leaked into stdout"),
     ]
     printed = capsys.readouterr()
     assert "cnry" not in printed.out + printed.err

@@ -1,5 +1,6 @@
 """What a step prints: the console set up as ``bin/<plugin> run`` sets it up, and ``sys.stdout`` and
-``sys.stderr`` captured while the step runs, so that text a plugin prints is searched for secrets.
+``sys.stderr`` (and file descriptors 1 and 2 below them) captured while the step runs, so that text a
+plugin prints is searched for secrets.
 
 A container's stdout and stderr end up in the orchestrator's logs, so a secret a plugin writes with
 ``print``, ``traceback.print_exc()``, a structlog ``PrintLogger`` or any other direct write is a leak
@@ -19,10 +20,14 @@ started) goes to every open capture that uses the switch written to. A switch is
 last capture using it ends, and only if nobody replaced it meanwhile; an object that kept a reference
 to a switch (a logger created during the step) writes to the original stream afterwards.
 
-Not captured: writes to a stream object taken before the step (``structlog.PrintLogger()`` with no
-file, configured before the step, holds the ``sys.stdout`` of when structlog was imported; a
-``logging.StreamHandler`` added at import time), and anything below Python (``os.write(1, ...)``,
-C extensions, subprocesses).
+Below Python, fds 1 and 2 are captured too (:mod:`._testing_fd_capture`): ``os.write(1, ...)``, C
+extensions and subprocesses the step starts write there, not to ``sys.stdout``. What they received
+during the block is added after the ``sys`` text of the same stream (the order between the two is
+not kept), so the canary search and ``StepResult.stdout``/``stderr`` see both.
+
+Not captured: writes to a stream object taken before the step that does not end in fd 1 or 2
+(under pytest, ``sys.stdout`` is pytest's own file: a ``structlog.PrintLogger()`` with no file,
+configured before the step, holds it; so may a ``logging.StreamHandler`` added at import time).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
+
+from . import _testing_fd_capture
 
 _lock = threading.RLock()
 _open: list[_Capture] = []
@@ -50,14 +57,16 @@ class _Capture:
         self.lock = threading.Lock()
         self.switches: list[_Switch] = []
         self.thread = threading.current_thread()
+        self.fds = _testing_fd_capture.FdCapture()
 
     def write(self, name: str, text: str) -> None:
         with self.lock:
             self.streams[name].write(text)
 
     def text(self, name: str) -> str:
+        """What ``sys.<name>`` received, then what fd 1 or 2 received (known once the block ended)."""
         with self.lock:
-            return self.streams[name].getvalue()
+            return self.streams[name].getvalue() + self.fds.text(name)
 
 
 class _Switch(io.TextIOBase):
@@ -85,8 +94,10 @@ class _Switch(io.TextIOBase):
         return False
 
     def fileno(self) -> int:
-        """The original's descriptor (``subprocess``, ``faulthandler``): what goes there is not captured."""
-        return self.original.fileno()
+        """fd 1 or 2 while they are captured (a ``subprocess`` given ``sys.stdout`` writes there and is
+        captured), else the original's descriptor."""
+        captured = _testing_fd_capture.fileno(self.name)
+        return self.original.fileno() if captured is None else captured
 
     @property
     def buffer(self) -> _BinarySwitch:
@@ -143,8 +154,10 @@ class _BinarySwitch(io.RawIOBase):
 
 @contextlib.contextmanager
 def captured_stdio() -> Iterator[_Capture]:
-    """Capture what is written to ``sys.stdout`` and ``sys.stderr`` during the block (see the module)."""
+    """Capture what is written to ``sys.stdout`` and ``sys.stderr``, and to fds 1 and 2, during the
+    block (see the module); everything is put back when it ends, also on an exception."""
     capture = _Capture()
+    capture.fds.start()  # first: text Python still buffers for the descriptors goes out before
     with _lock:
         for name in _STREAMS:
             current = getattr(sys, name)
@@ -166,10 +179,13 @@ def _close(capture: _Capture) -> None:
         if capture not in _open:  # abandoned before
             return
         _open.remove(capture)
-        for switch in capture.switches:
-            switch.users -= 1
-            if switch.users == 0 and getattr(sys, switch.name) is switch:
-                setattr(sys, switch.name, switch.original)
+        try:
+            capture.fds.stop()
+        finally:
+            for switch in capture.switches:
+                switch.users -= 1
+                if switch.users == 0 and getattr(sys, switch.name) is switch:
+                    setattr(sys, switch.name, switch.original)
 
 
 def abandon(thread: threading.Thread) -> None:

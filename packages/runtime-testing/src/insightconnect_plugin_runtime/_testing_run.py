@@ -67,7 +67,8 @@ class StepResult:
     are lines logged during the run by loggers other than the step logger (they reach stderr in a
     container); ``events`` are trigger event envelopes; ``stdout`` and ``stderr`` what was written to
     ``sys.stdout`` and ``sys.stderr`` during the run (``print``, the console lines of the step logger
-    as ``bin/<plugin> run`` prints them, masked, and anything else written there directly).
+    as ``bin/<plugin> run`` prints them, masked, and anything else written there directly), followed
+    by what reached fds 1 and 2 below Python (``os.write``, C extensions, subprocesses).
     """
 
     message: dict[str, Any]

@@ -7,10 +7,12 @@ kept: method, URL, status, headers and up to ``body_limit`` bytes of the body as
 Nothing is kept outside a recording, and the patch is a pass-through then: it is installed once, the
 first time a recording starts, and only when failure bundles are switched on.
 
-Threads the step starts are recorded only when they run in a copy of its context (``asyncio.to_thread``,
-``contextvars.copy_context().run``): core's thread context carries the step's execution into
-``Thread.start`` and ``ThreadPoolExecutor.submit`` but through no public API, and not this context
-variable, so their responses are not kept (the README's "Failure bundles" says so).
+Threads the step starts are recorded too: core runs a thread or ``ThreadPoolExecutor`` task started
+during a step in a copy of the step's context, this variable included, as ``asyncio.to_thread`` and
+``contextvars.copy_context().run`` do. So one recording is filled from several threads at once (a lock
+keeps its count right), and it is closed when the step ends: a thread that outlives its step adds
+nothing while, or after, the bundle is built from it. Threads that do not start from the step's context
+(a pool created before the step, ``_thread.start_new_thread``) are not recorded.
 
 Bodies are captured raw (chunked framing and ``Content-Encoding`` included, as they were on the wire)
 because urllib3 reads chunked bodies past ``HTTPResponse.read``; :func:`decoded_body` undoes both when
@@ -55,11 +57,22 @@ class Recording:
         self.exchanges: deque[Exchange] = deque(maxlen=max_exchanges)
         self.body_limit = body_limit
         self.dropped = 0
+        self.closed = False
+        self._lock = threading.Lock()
 
     def add(self, exchange: Exchange) -> None:
-        if len(self.exchanges) == self.exchanges.maxlen:
-            self.dropped += 1
-        self.exchanges.append(exchange)
+        """Keep ``exchange`` unless the step has ended; called from any thread the step started."""
+        with self._lock:
+            if self.closed:
+                return
+            if len(self.exchanges) == self.exchanges.maxlen:
+                self.dropped += 1
+            self.exchanges.append(exchange)
+
+    def close(self) -> None:
+        """The step has ended: what its threads read from now on is not kept."""
+        with self._lock:
+            self.closed = True
 
 
 class _Tee:
@@ -149,7 +162,7 @@ def install() -> None:
         def getresponse(self: Any) -> Any:
             response = original_getresponse(self)
             recording = _CURRENT.get()
-            if recording is not None:
+            if recording is not None and not recording.closed:  # a closed one: a thread outliving its step
                 try:
                     method, target = getattr(self, "_icon_recorded_request", ("GET", "/"))
                     exchange = Exchange(
@@ -170,7 +183,8 @@ def install() -> None:
 
 @contextlib.contextmanager
 def recording(max_exchanges: int = 50, body_limit: int = 64 * 1024) -> Iterator[Recording]:
-    """Keep the responses read in this context (the step's thread) while the block runs."""
+    """Keep the responses read in this context (the step's thread and the threads it starts) while the
+    block runs; the recording is closed when the block ends."""
     install()
     current = Recording(max_exchanges, body_limit)
     token = _CURRENT.set(current)
@@ -178,6 +192,7 @@ def recording(max_exchanges: int = 50, body_limit: int = 64 * 1024) -> Iterator[
         yield current
     finally:
         _CURRENT.reset(token)
+        current.close()
 
 
 def _dechunk(data: bytes) -> tuple[bytes, bool]:
