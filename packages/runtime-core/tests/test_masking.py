@@ -739,3 +739,14 @@ def test_the_repr_form_of_a_secret_with_escapes_is_masked_whole():
     masker = SecretMasker([secret])
     assert masker.mask_text(f"value={secret!r}") == f"value='{MASK}'"
     assert masker.mask_text("x" + repr(secret)[1:-1] + "y") == f"x{MASK}y"
+
+
+def test_a_json_body_quoted_as_bytes_in_an_error_is_masked():
+    # botocore's ResponseParserError quotes the raw body: a secret JSON-escaped, then repr-escaped.
+    secret = 'cnry0073ef49+/&"%='
+    body = json.dumps({"headers": {"Authorization": f"AWS4-HMAC-SHA256 Credential={secret}/20261206"}}).encode()
+    error = f"Unable to parse response, invalid XML received: {body!r}"
+    assert secret not in error and json.dumps(secret)[1:-1] not in error
+    masked = SecretMasker([secret]).mask_text(error)
+    assert masked == error.replace('cnry0073ef49+/&\\\\"%=', MASK)
+    assert "cnry" not in masked

@@ -7,7 +7,8 @@ secret-looking key names; numbers there (a PIN) count as their text, an integral
 text (``48213`` and ``48213.0``). Masking replaces every occurrence, overlapping ones included, of the
 secret and of the forms in which it commonly leaks:
 
-* as is, JSON-escaped (once and twice, ASCII-only and not), ``repr``-escaped and HTML-escaped;
+* as is, JSON-escaped (once and twice, ASCII-only and not), ``repr``-escaped, JSON-escaped then
+  ``repr``-escaped (a JSON body quoted as bytes in an error: ``b'{"k": "p\\\\"w"}'``) and HTML-escaped;
 * URL-encoded by ``quote`` (``safe=""`` and the default ``safe="/"``) and ``quote_plus``, each with
   upper- and lower-case percent escapes;
 * base64 (standard and URL-safe alphabets) at any of the three byte alignments inside a longer
@@ -253,6 +254,7 @@ def derived_forms(secret: str) -> set[str]:
         json_escaped,
         json.dumps(secret, ensure_ascii=False)[1:-1],
         json.dumps(json_escaped)[1:-1],
+        repr(json_escaped)[1:-1],  # JSON text printed by repr: an error quoting a response's bytes
         repr(secret)[1:-1],
         _html_escaped(secret),
         *url_forms,
