@@ -53,10 +53,14 @@ class BodyReader:
 
         The body is read in chunks into one ``bytearray``, allocated once when the length is declared:
         a single large ``read`` makes the server's stream buffer the whole body and then copy it, and
-        a growing buffer is copied as it grows, both about twice the memory at the peak.
+        a growing buffer is copied as it grows, both about twice the memory at the peak. A stream with
+        ``readinto`` (werkzeug's) fills that buffer in place: its ``read`` would allocate each chunk
+        twice and copy it twice more on its way in.
         """
         self.check_length(content_length)
         limit = self.max_bytes + 1
+        if content_length is not None and hasattr(stream, "readinto"):
+            return self._read_into(stream, min(limit, content_length))
         # Stop at the declared length when there is one; a chunked body is read up to the limit.
         wanted = min(limit, content_length) if content_length is not None else limit
         data = bytearray(wanted if content_length is not None else 0)
@@ -68,6 +72,25 @@ class BodyReader:
             data[size : size + len(chunk)] = chunk
             size += len(chunk)
         del data[size:]  # a body shorter than it declared
+        if size > self.max_bytes:
+            raise BodyError(413, self.too_large_message)
+        return data
+
+    def _read_into(self, stream: Any, wanted: int) -> bytearray:
+        """A body of declared length (at most the limit + 1 bytes), read in place."""
+        data = bytearray(wanted)
+        size = 0
+        view = memoryview(data)
+        try:
+            while size < wanted:
+                count = stream.readinto(view[size : size + min(READ_CHUNK_BYTES, wanted - size)])
+                if not count:
+                    break
+                size += count
+        finally:
+            view.release()
+        if size < wanted:  # a body shorter than it declared (a copy: a stream may still hold a slice)
+            data = data[:size]
         if size > self.max_bytes:
             raise BodyError(413, self.too_large_message)
         return data
