@@ -408,3 +408,32 @@ def test_a_bytearray_body_is_translated_slice_by_slice_to_the_same_structure() -
         _limits.structure(bytearray(body)) == _limits.structure(body) == body.translate(None, _limits._NOT_STRUCTURAL)
     )
     assert _limits.structure(bytearray(b"")) == b""
+
+
+@given(st.lists(st.tuples(st.integers(0, 3 * _limits._SLICE), st.sampled_from(list(b'[]{},"\\x'))), max_size=12))
+def test_property_slices_without_a_structural_byte_are_skipped_to_the_same_structure(
+    placed: list[tuple[int, int]],
+) -> None:
+    """Filler with a few structural bytes anywhere, at slice boundaries too: skipping the slices that
+    hold none changes nothing."""
+    body = bytearray(b"a" * (3 * _limits._SLICE + 7))
+    for position, byte in placed:
+        body[position] = byte
+    expected = bytes(body).replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _limits._NOT_STRUCTURAL)
+    assert _limits.structure(body) == _limits.structure(bytes(body)) == expected
+
+
+@pytest.mark.parametrize(
+    ("shape", "skeleton"),
+    [
+        (b'{""""}', b"{}"),  # a key and its value
+        (b'{"[""]"}', b"{}"),  # the end of one string and the start of the next: still cut
+        (b'["",""]', b"[,]"),
+        (b'["",",",""]', b"[,,]"),
+        (b'[""', b"["),
+        (b'["""', b"["),  # an unterminated string after an empty one
+        (b'""""""[', b"["),
+    ],
+)
+def test_adjacent_quotes_are_dropped_without_changing_what_is_cut(shape: bytes, skeleton: bytes) -> None:
+    assert _limits.cut_strings(shape) == skeleton
