@@ -60,7 +60,7 @@ class BodyReader:
         self.check_length(content_length)
         limit = self.max_bytes + 1
         if content_length is not None and hasattr(stream, "readinto"):
-            return self._read_into(stream, min(limit, content_length))
+            return self._read_into(stream, content_length)  # within the limit: check_length passed
         # Stop at the declared length when there is one; a chunked body is read up to the limit.
         wanted = min(limit, content_length) if content_length is not None else limit
         data = bytearray(wanted if content_length is not None else 0)
@@ -76,8 +76,9 @@ class BodyReader:
             raise BodyError(413, self.too_large_message)
         return data
 
-    def _read_into(self, stream: Any, wanted: int) -> bytearray:
-        """A body of declared length (at most the limit + 1 bytes), read in place."""
+    @staticmethod
+    def _read_into(stream: Any, wanted: int) -> bytearray:
+        """A body of declared length, read in place."""
         data = bytearray(wanted)
         size = 0
         view = memoryview(data)
@@ -91,8 +92,6 @@ class BodyReader:
             view.release()
         if size < wanted:  # a body shorter than it declared (a copy: a stream may still hold a slice)
             data = data[:size]
-        if size > self.max_bytes:
-            raise BodyError(413, self.too_large_message)
         return data
 
     def text(self, data: bytes | bytearray) -> str:
