@@ -18,6 +18,9 @@ from ._limits import LimitExceeded, RequestLimits, check_json_cost, too_deep
 
 #: Size of one read from the request stream.
 READ_CHUNK_BYTES = 1024 * 1024
+#: Bodies at least this large lend their buffer to the reply (``load_spare``); a smaller one is not
+#: worth sending its reply a chunk at a time.
+SPARE_MIN_BYTES = 1024 * 1024
 
 
 class BodyError(Exception):
@@ -39,6 +42,13 @@ class BodyReader:
     def load(self, stream: Any, content_length: int | None) -> Any:
         """Read, check and parse one message; the raw bytes are let go after the parse."""
         return self.decode(self.read(stream, content_length))
+
+    def load_spare(self, stream: Any, content_length: int | None) -> tuple[Any, bytearray | None]:
+        """Like :meth:`load`, with the body's buffer when it is large and msgspec parsed it (nothing
+        refers to it any more): room for the reply to be written into instead of a new buffer."""
+        spare: list[bytearray] = []
+        message = self.decode(self.read(stream, content_length), spare)  # read's buffer passed on, not held
+        return message, (spare[0] if spare else None)
 
     @property
     def too_large_message(self) -> str:
@@ -127,9 +137,10 @@ class BodyReader:
         except ValueError as error:
             raise BodyError(400, f"The request body is not valid JSON: {error}") from None
 
-    def decode(self, data: bytes | bytearray) -> Any:
+    def decode(self, data: bytes | bytearray, spare: list[bytearray] | None = None) -> Any:
         """Check and parse bytes: the same checks in the same order either way, then msgspec parses
-        plain JSON straight from the bytes (no text copy), and ``json`` everything else (``_codec``)."""
+        plain JSON straight from the bytes (no text copy), and ``json`` everything else (``_codec``).
+        A large ``bytearray`` msgspec parsed is appended to ``spare`` (:meth:`load_spare`)."""
         if self.decoder is not None or not fast_codec():
             text = self.text(data)
         else:
@@ -139,6 +150,8 @@ class BodyReader:
             self._measure(data)
             parsed, value = loads_plain(data)
             if parsed:
+                if spare is not None and type(data) is bytearray and len(data) >= SPARE_MIN_BYTES:
+                    spare.append(data)
                 return value
             text = self._utf8(data)
         del data  # the bytes are let go before the standard library parses the text

@@ -114,15 +114,20 @@ def is_plain(value: Any) -> bool:
         found = set(map(type, children))
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, into: bytearray | None = None) -> bytes | bytearray:
     """``value`` as UTF-8 JSON: msgspec for plain data, else ``json.dumps``.
 
-    Raises ``TypeError``/``ValueError`` exactly when ``json.dumps`` does.
+    With ``into``, a buffer nothing else uses (a spent request body), msgspec writes over it, growing
+    it only if the reply is larger, and returns it: a reply the size of its request then takes no
+    second buffer of that size. Raises ``TypeError``/``ValueError`` exactly when ``json.dumps`` does.
     """
     fast = _msgspec_json()
     if fast is not None and is_plain(value):
         try:
-            return fast.encode(value)  # type: ignore[no-any-return]
+            if into is None:
+                return fast.encode(value)  # type: ignore[no-any-return]
+            fast.Encoder().encode_into(value, into)  # the same text as encode (same defaults)
+            return into
         except (TypeError, ValueError):  # a lone surrogate cannot be UTF-8: json.dumps escapes it
             pass
     return json.dumps(value).encode("ascii")
