@@ -8,6 +8,7 @@ import datetime
 import enum
 import json
 import math
+import threading
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -194,3 +195,88 @@ def test_a_custom_decoder_always_gets_json() -> None:
             return {"decoded by": "plugin", "text": s}
 
     assert BodyReader(decoder=Marking).decode(bytearray(b"[1]")) == {"decoded by": "plugin", "text": "[1]"}
+
+
+def _plain_oracle(value: Any) -> bool:
+    """The definition of plain, value by value (recursive; every container met at most once)."""
+    seen: set[int] = set()
+
+    def walk(item: Any) -> bool:
+        kind = type(item)
+        if kind in (str, int, bool, type(None)):
+            return True
+        if kind is float:
+            return math.isfinite(item)
+        if kind not in (dict, list, tuple) or id(item) in seen:
+            return False
+        seen.add(id(item))
+        if kind is dict:
+            return all(type(key) is str for key in item) and all(walk(child) for child in item.values())
+        return all(walk(child) for child in item)
+
+    return walk(value)
+
+
+_odd_leaves = st.sampled_from(
+    [math.nan, math.inf, -math.inf, 1e308, -0.0, Text("t"), Count(2), Colour.RED, b"b", Decimal("1"), uuid.UUID(int=1)]
+)
+_any_key = st.one_of(_json_text, st.just(Text("k")), st.integers(-2, 2), st.none(), st.just(1.5))
+_mixed = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), _json_text, _odd_leaves),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5), st.dictionaries(_any_key, inner, max_size=4), st.tuples(inner, inner)
+    ),
+    max_leaves=30,
+)
+
+
+def _containers(value: Any) -> list[Any]:
+    found, pending = [], [value]
+    while pending:
+        item = pending.pop()
+        if type(item) in (dict, list):
+            found.append(item)
+        if type(item) in (dict, list, tuple):
+            pending.extend(item.values() if type(item) is dict else item)
+    return found
+
+
+@given(_mixed, st.data())
+def test_property_is_plain_is_the_value_by_value_definition(value: Any, data: st.DataObject) -> None:
+    """Level by level with C passes, or value by value: the same answer, shared containers and cycles
+    included (a container linked in a second time, possibly into itself or a descendant)."""
+    assert _codec.is_plain(value) == _plain_oracle(value)
+    containers = _containers(value)
+    if containers:
+        target = data.draw(st.sampled_from(containers))
+        linked = data.draw(st.sampled_from(containers))
+        if type(target) is dict:
+            target[data.draw(_json_text)] = linked
+        else:
+            target.append(linked)
+        assert _within_seconds(_codec.is_plain, value) == _plain_oracle(value)
+
+
+def _within_seconds(function: Any, value: Any) -> Any:
+    """``function(value)``, failing instead of hanging when a cycle makes it loop for ever."""
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(function(value)), daemon=True)
+    worker.start()
+    worker.join(5)
+    assert out, f"{function.__name__} did not end"
+    return out[0]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [{"a": 1}] * 2,  # a record shared by two list items
+        {"a": {"b": [1]}, "c": ({"d": 2.5},)},
+        [[1.5, float("nan")], [{"a": "b"}]],
+        [{"x": 1}, [1, 2], (3, 4), "s", 1.0, None],
+        [Text("not at the top")],
+        {"k": [{"a": 1}, {Text("a"): 1}]},
+    ],
+)
+def test_is_plain_on_mixed_levels(value: Any) -> None:
+    assert _codec.is_plain(value) == _plain_oracle(value)

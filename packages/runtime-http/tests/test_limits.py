@@ -408,3 +408,76 @@ def test_a_bytearray_body_is_translated_slice_by_slice_to_the_same_structure() -
         _limits.structure(bytearray(body)) == _limits.structure(body) == body.translate(None, _limits._NOT_STRUCTURAL)
     )
     assert _limits.structure(bytearray(b"")) == b""
+
+
+@given(st.lists(st.tuples(st.integers(0, 3 * _limits._SLICE), st.sampled_from(list(b'[]{},"\\x'))), max_size=12))
+def test_property_slices_without_a_structural_byte_are_skipped_to_the_same_structure(
+    placed: list[tuple[int, int]],
+) -> None:
+    """Filler with a few structural bytes anywhere, at slice boundaries too: skipping the slices that
+    hold none changes nothing."""
+    body = bytearray(b"a" * (3 * _limits._SLICE + 7))
+    for position, byte in placed:
+        body[position] = byte
+    expected = bytes(body).replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _limits._NOT_STRUCTURAL)
+    assert _limits.structure(body) == _limits.structure(bytes(body)) == expected
+
+
+@pytest.mark.parametrize(
+    ("shape", "skeleton"),
+    [
+        (b'{""""}', b"{}"),  # a key and its value
+        (b'{"[""]"}', b"{}"),  # the end of one string and the start of the next: still cut
+        (b'["",""]', b"[,]"),
+        (b'["",",",""]', b"[,,]"),
+        (b'[""', b"["),
+        (b'["""', b"["),  # an unterminated string after an empty one
+        (b'""""""[', b"["),
+    ],
+)
+def test_adjacent_quotes_are_dropped_without_changing_what_is_cut(shape: bytes, skeleton: bytes) -> None:
+    assert _limits.cut_strings(shape) == skeleton
+
+
+class _TrickleInto(_Trickle):
+    """A stream with ``readinto`` (as werkzeug's is): the reader fills its buffer through it."""
+
+    def read(self, size: int) -> bytes:
+        raise AssertionError("read() was called although the stream has readinto()")
+
+    def readinto(self, buffer: memoryview) -> int:
+        piece = super().read(len(buffer))
+        buffer[: len(piece)] = piece
+        return len(piece)
+
+
+def test_a_declared_length_is_read_in_place_through_readinto() -> None:
+    stream = _TrickleInto(b"0123456789", 3)
+    data = reader().read(stream, 10)
+    assert data == b"0123456789" and isinstance(data, bytearray)
+    assert stream.asked == [10, 7, 4, 1]
+    chunked = _TrickleInto(b"01234", 2)
+    chunked.read = _Trickle.read.__get__(chunked)  # type: ignore[method-assign]  # chunked: read() as before
+    assert reader().read(chunked, None) == b"01234"
+
+
+def test_readinto_chunks_are_bounded_and_a_short_body_is_cut() -> None:
+    stream = _TrickleInto(b"y" * (3 * 1024 * 1024), 10**9)
+    assert len(reader(4 * 1024 * 1024).read(stream, 3 * 1024 * 1024)) == 3 * 1024 * 1024
+    assert stream.asked == [1024 * 1024] * 3
+    short = _TrickleInto(b"abc", 2)
+    assert reader().read(short, 9) == b"abc" and short.asked == [9, 7, 6]
+
+
+def test_readinto_through_werkzeug_stops_at_the_declared_length() -> None:
+    import io
+
+    from werkzeug.wsgi import LimitedStream
+
+    body = b'{"a": 1}' + b"NEXT REQUEST"
+    assert reader(100).read(LimitedStream(io.BytesIO(body), 8), 8) == b'{"a": 1}'
+    assert reader(100).read(LimitedStream(io.BytesIO(body), 100, is_max=True), 8) == b'{"a": 1}'
+    unread = _TrickleInto(b"x" * 11, 100)
+    with pytest.raises(BodyError) as error:
+        reader(10).read(unread, 11)
+    assert error.value.status == 413 and unread.reads == 0

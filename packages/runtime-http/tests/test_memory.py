@@ -1,5 +1,7 @@
 """``_memory``: with the arena cap, threads that take turns with large buffers reuse one another's freed
-memory instead of each keeping its own (measured in a child process, with and without the cap)."""
+memory instead of each keeping its own; with the thresholds set, the next large request reuses the
+memory of the last one instead of faulting it in again (each measured in a child process, with and
+without the setting)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import textwrap
 
 import pytest
 
-from insightconnect_plugin_runtime.api._memory import ARENAS, limit_malloc_arenas
+from insightconnect_plugin_runtime.api._memory import ARENAS, keep_freed_memory, limit_malloc_arenas
 
 MIB = 16
 CHILD = textwrap.dedent(
@@ -66,3 +68,43 @@ def test_an_operator_setting_is_left_alone() -> None:
     assert not limit_malloc_arenas({"GLIBC_TUNABLES": "glibc.malloc.arena_max=4"})
     if sys.platform.startswith("linux"):
         assert limit_malloc_arenas({"GLIBC_TUNABLES": "glibc.rtld.nns=2"})
+
+
+FAULTS_CHILD = textwrap.dedent(
+    """
+    import resource, sys
+    from insightconnect_plugin_runtime.api._memory import keep_freed_memory
+
+    kept = keep_freed_memory() if sys.argv[1] == "keep" else False
+    faults = []
+    for size in (5, 6, 5, 6):  # MiB: two requests' worth of a body and a larger reply, one after the other
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        buffer = bytearray(size << 20)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        del buffer
+    print(kept, sum(faults[2:]))
+    """
+)
+
+
+def _faults_of_the_second_request(mode: str) -> tuple[str, int]:
+    out = subprocess.run([sys.executable, "-c", FAULTS_CHILD, mode], capture_output=True, text=True, check=True)
+    kept, faults = out.stdout.split()
+    return kept, int(faults)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_the_next_large_request_reuses_the_freed_memory_without_page_faults() -> None:
+    kept, faults = _faults_of_the_second_request("keep")
+    assert kept == "True" and faults < 100  # 11 MiB are 2,816 pages
+    assert _faults_of_the_second_request("default")[1] > 1000  # glibc handed (most of) it back
+
+
+def test_an_operator_threshold_is_left_alone() -> None:
+    for environ in (
+        {"MALLOC_MMAP_THRESHOLD_": "131072"},
+        {"MALLOC_TRIM_THRESHOLD_": "0"},
+        {"MALLOC_TOP_PAD_": "0"},
+        {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"},
+    ):
+        assert not keep_freed_memory(environ)

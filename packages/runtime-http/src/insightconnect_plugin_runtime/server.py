@@ -256,12 +256,13 @@ class PluginServer:
         """Run gunicorn until it stops; returns its exit status."""
         from .api._gunicorn import PluginApplication
         from .api._log import gunicorn_logger_class
-        from .api._memory import limit_malloc_arenas
+        from .api._memory import keep_freed_memory, limit_malloc_arenas
 
         settings = dict(self.settings.gunicorn)
         settings.setdefault("logger_class", gunicorn_logger_class(self.cloud, self.debug))
         self.state.master_pid = os.getpid()
         limit_malloc_arenas()  # before the fork: the workers' threads share what large requests freed
+        keep_freed_memory()  # ... and keep it for the next large request instead of faulting it in anew
         wsgi = self._deferred_wsgi_app() if self._may_defer_app() else self.app
         # Objects built so far live as long as the server: keep the collector off them (shorter pauses
         # in the workers, fewer copy-on-write pages). Only the young generations are collected first:

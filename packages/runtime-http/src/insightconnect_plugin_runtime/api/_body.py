@@ -18,6 +18,9 @@ from ._limits import LimitExceeded, RequestLimits, check_json_cost, too_deep
 
 #: Size of one read from the request stream.
 READ_CHUNK_BYTES = 1024 * 1024
+#: Bodies at least this large lend their buffer to the reply (``load_spare``); a smaller one is not
+#: worth sending its reply a chunk at a time.
+SPARE_MIN_BYTES = 1024 * 1024
 
 
 class BodyError(Exception):
@@ -40,6 +43,13 @@ class BodyReader:
         """Read, check and parse one message; the raw bytes are let go after the parse."""
         return self.decode(self.read(stream, content_length))
 
+    def load_spare(self, stream: Any, content_length: int | None) -> tuple[Any, bytearray | None]:
+        """Like :meth:`load`, with the body's buffer when it is large and msgspec parsed it (nothing
+        refers to it any more): room for the reply to be written into instead of a new buffer."""
+        spare: list[bytearray] = []
+        message = self.decode(self.read(stream, content_length), spare)  # read's buffer passed on, not held
+        return message, (spare[0] if spare else None)
+
     @property
     def too_large_message(self) -> str:
         return f"The request body is larger than the limit of {self.max_bytes} bytes."
@@ -53,10 +63,14 @@ class BodyReader:
 
         The body is read in chunks into one ``bytearray``, allocated once when the length is declared:
         a single large ``read`` makes the server's stream buffer the whole body and then copy it, and
-        a growing buffer is copied as it grows, both about twice the memory at the peak.
+        a growing buffer is copied as it grows, both about twice the memory at the peak. A stream with
+        ``readinto`` (werkzeug's) fills that buffer in place: its ``read`` would allocate each chunk
+        twice and copy it twice more on its way in.
         """
         self.check_length(content_length)
         limit = self.max_bytes + 1
+        if content_length is not None and hasattr(stream, "readinto"):
+            return self._read_into(stream, content_length)  # within the limit: check_length passed
         # Stop at the declared length when there is one; a chunked body is read up to the limit.
         wanted = min(limit, content_length) if content_length is not None else limit
         data = bytearray(wanted if content_length is not None else 0)
@@ -70,6 +84,24 @@ class BodyReader:
         del data[size:]  # a body shorter than it declared
         if size > self.max_bytes:
             raise BodyError(413, self.too_large_message)
+        return data
+
+    @staticmethod
+    def _read_into(stream: Any, wanted: int) -> bytearray:
+        """A body of declared length, read in place."""
+        data = bytearray(wanted)
+        size = 0
+        view = memoryview(data)
+        try:
+            while size < wanted:
+                count = stream.readinto(view[size : size + min(READ_CHUNK_BYTES, wanted - size)])
+                if not count:
+                    break
+                size += count
+        finally:
+            view.release()
+        if size < wanted:  # a body shorter than it declared (a copy: a stream may still hold a slice)
+            data = data[:size]
         return data
 
     def text(self, data: bytes | bytearray) -> str:
@@ -105,9 +137,10 @@ class BodyReader:
         except ValueError as error:
             raise BodyError(400, f"The request body is not valid JSON: {error}") from None
 
-    def decode(self, data: bytes | bytearray) -> Any:
+    def decode(self, data: bytes | bytearray, spare: list[bytearray] | None = None) -> Any:
         """Check and parse bytes: the same checks in the same order either way, then msgspec parses
-        plain JSON straight from the bytes (no text copy), and ``json`` everything else (``_codec``)."""
+        plain JSON straight from the bytes (no text copy), and ``json`` everything else (``_codec``).
+        A large ``bytearray`` msgspec parsed is appended to ``spare`` (:meth:`load_spare`)."""
         if self.decoder is not None or not fast_codec():
             text = self.text(data)
         else:
@@ -117,6 +150,8 @@ class BodyReader:
             self._measure(data)
             parsed, value = loads_plain(data)
             if parsed:
+                if spare is not None and type(data) is bytearray and len(data) >= SPARE_MIN_BYTES:
+                    spare.append(data)
                 return value
             text = self._utf8(data)
         del data  # the bytes are let go before the standard library parses the text

@@ -40,7 +40,9 @@ DEFAULT_MAX_JSON_VALUES = 500_000
 
 #: What ``bytes.translate`` deletes: all but the bytes that shape JSON, or all but the brackets.
 _NOT_STRUCTURAL = bytes(sorted(set(range(256)) - set(b'[]{},"')))
-#: Bytes of a ``bytearray`` body translated at a time.
+#: The bytes that shape JSON, most frequent first (each is looked for in a slice until one is found).
+_STRUCTURAL_BYTES = (b'"', b",", b"{", b"}", b"[", b"]")
+#: Bytes of a body looked at, and translated when they hold a structural byte, at a time.
 _SLICE = 64 * 1024
 _NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 #: Brackets as signed bytes: +1 opens, -1 (0xff) closes.
@@ -77,21 +79,31 @@ def structure(text: str | bytes | bytearray) -> bytes:
             data = data.replace(b"\\\\", b"")
         if b'\\"' in data:
             data = data.replace(b'\\"', b"")
-    if isinstance(data, bytes):
-        return data.translate(None, _NOT_STRUCTURAL)
-    # bytes.translate is half again as fast as bytearray's: copy a slice at a time, not the whole body.
-    view = memoryview(data)
-    return b"".join(
-        [bytes(view[start : start + _SLICE]).translate(None, _NOT_STRUCTURAL) for start in range(0, len(data), _SLICE)]
-    )
+    # A slice at a time, and only the slices that hold a structural byte: finding one is a memchr,
+    # many times faster than translating, so the inside of a large string (a base64 attachment) is
+    # skipped at that speed. bytes.translate is half again as fast as bytearray's: a bytearray's
+    # slices are copied to bytes first (a slice, never the whole body).
+    view = memoryview(data) if isinstance(data, bytearray) else data
+    pieces = []
+    for start in range(0, len(data), _SLICE):
+        end = start + _SLICE
+        if any(data.find(byte, start, end) != -1 for byte in _STRUCTURAL_BYTES):
+            pieces.append(bytes(view[start:end]).translate(None, _NOT_STRUCTURAL))
+    return b"".join(pieces)
 
 
 def cut_strings(shape: bytes) -> bytes:
     """``shape`` (from :func:`structure`) without its strings.
 
-    Split as text: one-character strings are shared objects, so even 500,000 strings cost one list
-    of pointers, where a regular expression over bytes made an object of every piece (90 MB).
+    Adjacent quotes are dropped first: either an empty string or the end of one string and the start
+    of the next with nothing between them (a key and its value), so the strings cut and what is left
+    do not change, and in most messages no quote is left to split at. The rest is split as text:
+    one-character strings are shared objects, so even 500,000 strings cost one list of pointers,
+    where a regular expression over bytes made an object of every piece (90 MB).
     """
+    shape = shape.replace(b'""', b"")
+    if b'"' not in shape:
+        return shape
     return "".join(shape.decode("ascii").split('"')[0::2]).encode("ascii")
 
 

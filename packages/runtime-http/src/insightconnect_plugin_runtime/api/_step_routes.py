@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,8 @@ INT_ID = "X-INTEGRATION-ID"
 REQUEST_ID = "X-REQUEST-ID"
 
 JSON_TYPE = "application/json"
+#: Bytes of a reply held in a buffer (``buffer_response``) handed to the server at a time.
+WRITE_CHUNK_BYTES = 1024 * 1024
 SHUTDOWN_MESSAGE = "The plugin is shutting down and accepts no new work."
 _TRACE_HEADERS = (("traceparent", "HTTP_TRACEPARENT"), ("tracestate", "HTTP_TRACESTATE"), ("baggage", "HTTP_BAGGAGE"))
 
@@ -103,6 +106,24 @@ CONNECTION_TEST_ROUTES: dict[str, StepRoute] = {
 def json_response(payload: Any, status: int = 200, encoder: Any = None) -> Response:
     text = json.dumps(payload, cls=encoder) if encoder is not None else json.dumps(payload)
     return Response(text, status=status, mimetype=JSON_TYPE)
+
+
+def buffer_response(buffer: bytearray, status: int) -> Response:
+    """A JSON reply held in ``buffer``, sent a chunk at a time: a WSGI server takes only ``bytes``, and
+    a copy of the whole would be the second buffer of the reply's size that writing into the request's
+    spent buffer avoided."""
+    response = Response(_chunks(buffer), status=status, mimetype=JSON_TYPE)
+    response.headers["Content-Length"] = str(len(buffer))
+    return response
+
+
+def _chunks(buffer: bytearray) -> Iterator[bytes]:
+    view = memoryview(buffer)
+    try:
+        for start in range(0, len(buffer), WRITE_CHUNK_BYTES):
+            yield bytes(view[start : start + WRITE_CHUNK_BYTES])
+    finally:
+        view.release()
 
 
 def error_response(status: int, message: str, name: str | None = None) -> Response:
@@ -175,9 +196,9 @@ class StepEndpoints:
         deadline_seconds = self.settings.body_read_seconds
         with WATCHDOG.guard(environ.get("gunicorn.socket"), deadline_seconds) as deadline:
             try:
-                message = self.reader.load(req.stream, req.content_length)
+                message, spare = self.reader.load_spare(req.stream, req.content_length)
             except (BodyError, HTTPException, OSError) as error:
-                message, failure = None, error
+                message, spare, failure = None, None, error
             else:
                 failure = None
         if deadline.fired:
@@ -209,7 +230,7 @@ class StepEndpoints:
             self._log_message("Request output", reply.envelope, message)
         if kind is CONNECTION_TEST and reply.ok and (reply.envelope.get("body") or {}).get("output") is None:
             return Response(status=204)
-        return self._reply(reply)
+        return self._reply(reply, spare)
 
     def connection_test(self, connection_test_type: str) -> Response:
         from flask import request
@@ -231,17 +252,20 @@ class StepEndpoints:
         """An error envelope for a step request the server rejects before running it."""
         return self._reply(refusal(self.plugin, kind, message, text, status))
 
-    def _reply(self, reply: Reply) -> Response:
-        text: str | bytes
+    def _reply(self, reply: Reply, spare: bytearray | None = None) -> Response:
+        """The reply as JSON; written into ``spare`` (the spent request body) when msgspec writes it."""
+        text: str | bytes | bytearray
         if self.encoder is None:
             try:  # msgspec for plain data when installed (_codec); the fallback lives in Reply.to_json
-                text = dumps(reply.envelope)
+                text = dumps(reply.envelope, spare)
             except (TypeError, ValueError):
                 text = reply.to_json()
         else:
             text = reply.to_json(self.encoder)
         if reply.unwritable is not None:
             log.error(reply.unwritable)
+        if type(text) is bytearray:
+            return buffer_response(text, reply.http_status)
         return Response(text, status=reply.http_status, mimetype=JSON_TYPE)
 
     def _log_message(self, label: str, payload: Any, message: Any) -> None:
