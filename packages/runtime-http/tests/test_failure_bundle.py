@@ -70,7 +70,7 @@ def api():
 
 def test_the_hook_is_registered_as_a_step_hook():
     entries = importlib.metadata.entry_points(group="insightconnect_plugin_runtime.step_hooks")
-    assert "insightconnect_plugin_runtime.api._failure_bundle:step_hook" in {e.value for e in entries}
+    assert "insightconnect_plugin_runtime.api._failure_bundle_hook:step_hook" in {e.value for e in entries}
 
 
 def test_chunked_and_compressed_bodies_are_stored_as_the_plugin_saw_them(api):

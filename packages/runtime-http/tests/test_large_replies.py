@@ -1,5 +1,5 @@
 """A large request's spent body buffer holds its reply (``BodyReader.load_spare``, ``dumps(into=)``,
-``buffer_response``): the same bytes and headers as a reply written into a new buffer, sent a chunk at
+``StepAnswer`` with a ``bytearray``): the same bytes and headers as a reply written into a new buffer, sent a chunk at
 a time, masked as every reply is, over keep-alive too."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from icon_http_testkit import SECRET, Server, free_port, wait_until_ready
 
 from insightconnect_plugin_runtime.api import _codec
 from insightconnect_plugin_runtime.api._body import SPARE_MIN_BYTES, BodyReader
-from insightconnect_plugin_runtime.api._step_routes import JSON_TYPE, WRITE_CHUNK_BYTES, Response, buffer_response
+from insightconnect_plugin_runtime.api._plain_wsgi import JSON_TYPE, WRITE_CHUNK_BYTES, StepAnswer
 
 msgspec = pytest.importorskip("msgspec", reason="the fast-json extra is not installed")
 
@@ -52,19 +52,28 @@ def test_only_a_large_body_msgspec_parsed_is_spare() -> None:
     assert BodyReader(decoder=json.JSONDecoder).load_spare(io.BytesIO(large), len(large))[1] is None
 
 
-def test_buffer_response_sends_the_buffer_in_chunks_with_the_headers_of_a_bytes_reply() -> None:
+def _served(answer: StepAnswer) -> tuple[str, list[tuple[str, str]], object]:
+    started: list = []
+    body = answer({}, lambda status, headers: started.append((status, headers)))
+    return started[0][0], started[0][1], body
+
+
+def test_a_buffer_reply_is_sent_in_chunks_with_the_headers_of_a_bytes_reply() -> None:
     buffer = bytearray(b"[" + b"1," * WRITE_CHUNK_BYTES + b"1]")
-    response = buffer_response(buffer, 200)
-    chunks = list(response.response)
+    status, headers, body = _served(StepAnswer(200, buffer))
+    chunks = list(body)
     assert b"".join(chunks) == buffer and max(map(len, chunks)) == WRITE_CHUNK_BYTES and len(chunks) == 3
-    plain = Response(bytes(buffer), status=200, mimetype=JSON_TYPE)
+    assert (status, headers) == _served(StepAnswer(200, bytes(buffer)))[:2]
+    response = StepAnswer(200, buffer).to_response()  # what the Flask views return
+    assert b"".join(response.response) == buffer
+    plain = StepAnswer(200, bytes(buffer)).to_response()
     assert list(response.headers.items()) == list(plain.headers.items())
     buffer.extend(b" ")  # every view of the buffer is released once its chunks are out
 
 
 def test_a_reply_closed_early_releases_the_buffer() -> None:
     buffer = bytearray(3 * WRITE_CHUNK_BYTES)
-    chunks = buffer_response(buffer, 200).response
+    chunks = _served(StepAnswer(200, buffer))[2]
     next(chunks)
     chunks.close()
     buffer.extend(b" ")
@@ -176,19 +185,21 @@ def test_large_replies_one_after_another_on_one_connection(lone_worker: Server) 
 def test_the_reply_goes_into_the_request_buffer_on_both_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: str
 ) -> None:
-    """In process (fast path and Flask): a large plain reply is a buffer_response, a small one is not."""
-    from insightconnect_plugin_runtime.api import _step_routes
+    """In process (fast path and Flask): a large plain reply is sent from its buffer, a small one is not."""
+    from insightconnect_plugin_runtime.api import _plain_wsgi
     from insightconnect_plugin_runtime.server import PluginServer
 
     monkeypatch.delenv("PLUGIN_RUNTIME_ENVIRONMENT", raising=False)
     monkeypatch.setenv("ICON_RUNTIME_FAST_PATH", fast)
     buffers: list[int] = []
 
-    def spy(buffer: bytearray, status: int) -> Response:
-        buffers.append(len(buffer))
-        return buffer_response(buffer, status)
+    chunks = _plain_wsgi.buffer_chunks
 
-    monkeypatch.setattr(_step_routes, "buffer_response", spy)
+    def spy(buffer: bytearray) -> Iterator[bytes]:
+        buffers.append(len(buffer))
+        return chunks(buffer)
+
+    monkeypatch.setattr(_plain_wsgi, "buffer_chunks", spy)
     (tmp_path / "echo_plugin.py").write_text(ECHO_PLUGIN)
     plugin = runpy.run_path(str(tmp_path / "echo_plugin.py"), run_name="echo")["EchoPlugin"]()
     client = PluginServer(plugin).app.test_client()

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from icon_http_testkit import Reply, Server, message
 
 SLEEP = "/api/v1/actions/sleep"
@@ -252,3 +253,21 @@ def test_metrics_report_trigger_outboxes_of_the_container(fresh_server, tmp_path
     assert _sample(text, "icon_trigger_outbox_pending", trigger_id="trigger-42") == 1
     assert _sample(text, "icon_trigger_outbox_events_total", trigger_id="trigger-42", outcome="sent") == 1
     assert _sample(text, "icon_trigger_outbox_events_total", trigger_id="trigger-42", outcome="queued") == 3
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_the_shutdown_flag_is_raised_in_the_signal_handler(sig: int) -> None:
+    """Not when the master's loop gets to the signal: it may still be busy with its start-up tasks."""
+    import queue
+
+    from insightconnect_plugin_runtime.api._gunicorn import PluginArbiter
+    from insightconnect_plugin_runtime.api._shared import SharedState
+
+    arbiter = PluginArbiter.__new__(PluginArbiter)  # only the handler is under test: no gunicorn set-up
+    arbiter.SIG_QUEUE = queue.SimpleQueue()
+    arbiter.state = SharedState(slots=4)
+    arbiter.signal(signal.SIGHUP, None)
+    assert not arbiter.state.shutting_down
+    arbiter.signal(sig, None)
+    assert arbiter.state.shutting_down
+    assert [arbiter.SIG_QUEUE.get_nowait() for _ in range(2)] == [signal.SIGHUP, sig]  # still queued for gunicorn

@@ -229,10 +229,13 @@ class PluginServer:
         return self.endpoints.create_app(middleware=False)
 
     def _build_app_in_master(self) -> None:
-        """After the first forks: workers forked later share the app instead of each building one."""
+        """After the first forks: workers forked later share the app and the loaded metrics library
+        instead of each loading them (the first ones load them after their first answer)."""
+        if self.metrics is not None:
+            self.metrics.load()
         if self._deferred is not None:
             self._deferred.app  # noqa: B018 - builds it
-            gc.freeze()
+        gc.freeze()
 
     @staticmethod
     def _child_exit(server: Any, worker: Any) -> None:

@@ -19,7 +19,7 @@ from flask import Response, request
 
 from ._admin import UNAUTHORIZED_MESSAGE, WORKER_CEILING_MESSAGE, is_authorized
 from ._log import SERVER_LOGGER
-from ._step_routes import error_response, json_response
+from ._responses import error_response, json_response
 
 log = logging.getLogger(SERVER_LOGGER)
 

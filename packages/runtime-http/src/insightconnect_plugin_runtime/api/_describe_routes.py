@@ -17,8 +17,9 @@ from insightconnect_plugin_runtime.execution import ACTION, TASK, TRIGGER
 from insightconnect_plugin_runtime.extensions import installed_distributions
 
 from ._openapi import build_openapi
+from ._plain_wsgi import JSON_TYPE
+from ._responses import error_response, json_response
 from ._spec import PluginSpec, load_spec
-from ._step_routes import JSON_TYPE, error_response, json_response
 
 #: plugin.spec.yaml fields that /api/v1/info reports (null when the spec lacks one).
 _INFO_FIELDS = tuple("name description version vendor plugin_spec_version title support tags enable_cache".split())

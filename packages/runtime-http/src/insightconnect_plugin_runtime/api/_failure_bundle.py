@@ -21,8 +21,9 @@ the directory, after which no more are written. ``icon-runtime-testing`` replays
 (``replay_bundle``).
 
 Plugged in as a step hook (entry point ``failure_bundle`` of ``insightconnect_plugin_runtime.step_hooks``
-in this distribution), so the HTTP endpoints need no code for it; a step run by ``bin/<plugin> run``
-with the variable set is bundled the same way.
+in this distribution, through ``_failure_bundle_hook``, which imports this module only while bundles
+are on), so the HTTP endpoints need no code for it; a step run by ``bin/<plugin> run`` with the
+variable set is bundled the same way.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from typing import Any
 from insightconnect_plugin_runtime import settings
 
 from . import _http_recorder
+from ._failure_bundle_hook import ENV_DIR
 
-ENV_DIR = "ICON_RUNTIME_FAILURE_BUNDLE_DIR"
 ENV_MAX_BYTES = "ICON_RUNTIME_FAILURE_BUNDLE_MAX_BYTES"
 ENV_MAX_FILES = "ICON_RUNTIME_FAILURE_BUNDLE_MAX_FILES"
 FORMAT = "icon-runtime-failure-bundle/1"

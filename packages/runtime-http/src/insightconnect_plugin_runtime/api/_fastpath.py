@@ -4,9 +4,10 @@ Step POSTs are the only hot path of a plugin server. For them Flask would push a
 context, build a URL adapter, run the (empty) hook lists and resolve half a dozen context-local
 proxies, which together cost as much as a small action. This WSGI wrapper finds the step route of a
 request in the same table Flask registers (``_step_routes.ROUTE_BY_RULE``, keyed by Flask rule) and
-calls :meth:`Endpoints.handle` with a plain werkzeug request; every
-other request, and every step request when anything else hooks into Flask's request cycle (for
-example a tracing server hook registering ``before_request``), goes through Flask unchanged.
+calls :meth:`Endpoints.handle` with the plain request of ``_plain_wsgi`` (werkzeug is not even
+imported for a step under gunicorn); every other request, and every step request when anything else
+hooks into Flask's request cycle (for example a tracing server hook registering ``before_request``),
+goes through Flask unchanged.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import logging
 import re
 from typing import Any
 
-from werkzeug.wrappers import Request, Response
-
+from ._plain_wsgi import StepAnswer, step_request
 from ._step_routes import ROUTE_BY_RULE, StepRoute
 
 log = logging.getLogger("insightconnect_plugin_runtime.server")
 
 #: (prefix)/(segment)/(name)(/test): the shape of every rule in ROUTE_BY_RULE, ``<name>`` as in Flask.
 _STEP_PATH = re.compile(r"^(/api/v1)?/([a-z]+)/([^/]+)(/test)?$")
+_UNEXPECTED = '{"error": "The server failed unexpectedly; its log has the details.", "code": 500}'
 
 
 class StepFastPath:
@@ -44,18 +45,12 @@ class StepFastPath:
     def _step(self, route: StepRoute, name: str, environ: dict[str, Any], start_response: Any) -> Any:
         if self.bind_context is not None:
             self.bind_context(environ)
-        request = Request(environ)
-        request.max_content_length = self.endpoints.reader.max_bytes
         try:
-            response = self.endpoints.handle(request, route, name)
+            answer = self.endpoints.handle(step_request(environ, self.endpoints.reader.max_bytes), route, name)
         except Exception:
             log.exception("Unexpected error answering POST %s", environ.get("PATH_INFO"))
-            response = Response(
-                '{"error": "The server failed unexpectedly; its log has the details.", "code": 500}',
-                status=500,
-                mimetype="application/json",
-            )
-        return response(environ, start_response)
+            answer = StepAnswer(500, _UNEXPECTED)
+        return answer(environ, start_response)
 
 
 def flask_hooks_are_ours(app: Any, own: tuple[Any, ...]) -> bool:

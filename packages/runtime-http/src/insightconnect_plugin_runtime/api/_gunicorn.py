@@ -2,16 +2,18 @@
 
 The master hands gunicorn a WSGI app built before the fork: the whole Flask app, or the fast path in
 front of a Flask app built on first use (``_deferred_app``), which the master builds in an
-``after_start`` task right after the first forks. The arbiter subclass
-publishes its own worker table into the shared state (no ``ps`` pipeline) and raises the shutdown
-flag as soon as SIGTERM/SIGINT arrives, so a request that still reaches a worker while it drains
-gets a 503 instead of starting new work. The worker count follows ``SharedState.wanted_workers`` (set
-by the admin endpoints, or by SIGTTIN/SIGTTOU), never past the ceiling.
+``after_start`` task right after the first forks. The arbiter subclass publishes its own worker
+table into the shared state (no ``ps`` pipeline) and raises the shutdown flag as soon as
+SIGTERM/SIGINT arrives (in the signal handler itself), so a request that still reaches a worker
+while it drains gets a 503 instead of starting new work. The worker count follows
+``SharedState.wanted_workers`` (set by the admin endpoints, or by SIGTTIN/SIGTTOU), never past the
+ceiling.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -85,6 +87,14 @@ class PluginArbiter(Arbiter):
             log.warning("Not changing the worker count: %d run, within 1..%d", self.num_workers, self._ceiling())
             return
         self.manage_workers()
+
+    def signal(self, sig: int, frame: Any) -> None:
+        """The master's handler of the signals gunicorn queues: SIGTERM and SIGINT raise the shutdown
+        flag at once, even while the master is busy with its start-up tasks (``after_start``) and
+        will only get to the queue later."""
+        if self.state is not None and sig in (signal.SIGTERM, signal.SIGINT):
+            self.state.raise_shutdown_flag()
+        super().signal(sig, frame)
 
     def handle_term(self) -> None:
         if self.state is not None:

@@ -60,6 +60,11 @@ class SharedState:
             self._shutdown.value = 1
         return first
 
+    def raise_shutdown_flag(self) -> None:
+        """Raise the flag without taking a lock: safe in a signal handler, which may interrupt a
+        :meth:`begin_shutdown` of the same thread."""
+        self._shutdown.value = 1
+
     # --- workers ---------------------------------------------------------------------------------
 
     def set_workers(self, live: int, target: int) -> None:

@@ -7,21 +7,19 @@ message must match the route (400), the cloud task configuration is added, then 
 :func:`execute` runs it and the reply's ``http_status`` is answered. Every reply is JSON and masked
 with the request's connection secrets.
 
-Nothing here imports Flask: the fast path answers step requests with this module alone, so a server
-whose first requests are steps never loads Flask before it answers them (``_deferred_app``). Flask's
-``request`` is imported inside the views that only Flask calls.
+Nothing here imports Flask or werkzeug: the fast path answers step requests with this module and
+``_plain_wsgi`` alone, so a server whose first requests are steps loads neither before it answers
+them (``_deferred_app``). :meth:`StepEndpoints.handle` answers a :class:`~._plain_wsgi.StepAnswer`,
+which the Flask views turn into a werkzeug response; Flask's ``request`` is imported inside the views
+that only Flask calls.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from insightconnect_plugin_runtime.execution import (
     ACTION,
@@ -39,18 +37,10 @@ from insightconnect_plugin_runtime.masking import masker_for
 from ._body import BodyError, BodyReader
 from ._codec import dumps
 from ._log import SERVER_LOGGER
+from ._plain_wsgi import StepAnswer, is_http_error
 from ._read_deadline import WATCHDOG
 
 log = logging.getLogger(SERVER_LOGGER)
-
-
-class Response(_WerkzeugResponse):
-    """A reply with ``flask.Response``'s defaults (HTML when no type is given), without Flask.
-
-    Flask takes it from a view as it is (it only changes the class to its own).
-    """
-
-    default_mimetype = "text/html"
 
 
 #: Header names of the InsightConnect orchestrator.
@@ -58,9 +48,6 @@ ORG_ID = "X-IPIMS-ORGID"
 INT_ID = "X-INTEGRATION-ID"
 REQUEST_ID = "X-REQUEST-ID"
 
-JSON_TYPE = "application/json"
-#: Bytes of a reply held in a buffer (``buffer_response``) handed to the server at a time.
-WRITE_CHUNK_BYTES = 1024 * 1024
 SHUTDOWN_MESSAGE = "The plugin is shutting down and accepts no new work."
 _TRACE_HEADERS = (("traceparent", "HTTP_TRACEPARENT"), ("tracestate", "HTTP_TRACESTATE"), ("baggage", "HTTP_BAGGAGE"))
 
@@ -103,50 +90,6 @@ CONNECTION_TEST_ROUTES: dict[str, StepRoute] = {
 }
 
 
-def json_response(payload: Any, status: int = 200, encoder: Any = None) -> Response:
-    text = json.dumps(payload, cls=encoder) if encoder is not None else json.dumps(payload)
-    return Response(text, status=status, mimetype=JSON_TYPE)
-
-
-def buffer_response(buffer: bytearray, status: int) -> Response:
-    """A JSON reply held in ``buffer``, sent a chunk at a time: a WSGI server takes only ``bytes``, and
-    a copy of the whole would be the second buffer of the reply's size that writing into the request's
-    spent buffer avoided."""
-    response = Response(_chunks(buffer), status=status, mimetype=JSON_TYPE)
-    response.headers["Content-Length"] = str(len(buffer))
-    return response
-
-
-def _chunks(buffer: bytearray) -> Iterator[bytes]:
-    view = memoryview(buffer)
-    try:
-        for start in range(0, len(buffer), WRITE_CHUNK_BYTES):
-            yield bytes(view[start : start + WRITE_CHUNK_BYTES])
-    finally:
-        view.release()
-
-
-def error_response(status: int, message: str, name: str | None = None) -> Response:
-    """The JSON body of every error the server itself answers (never Flask's HTML page)."""
-    from http import HTTPStatus
-
-    from flask import request
-
-    try:
-        phrase = name or HTTPStatus(status).phrase
-    except ValueError:
-        phrase = name or "Error"
-    payload = {
-        "error": message,
-        "code": status,
-        "name": phrase,
-        "description": message,
-        "method": request.method,
-        "path": request.path,
-    }
-    return json_response(payload, status)
-
-
 class StepEndpoints:
     """The step views of :class:`~.endpoints.Endpoints`, and on their own the fast path's handler."""
 
@@ -178,15 +121,17 @@ class StepEndpoints:
     def _step_view(self, route: StepRoute) -> Any:
         from flask import request
 
-        def view(name: str) -> Response:
+        def view(name: str) -> Any:
             req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not many
-            return self.handle(req, route, name)
+            return self.handle(req, route, name).to_response()
 
         view.__name__ = route.endpoint
         return view
 
-    def handle(self, req: Any, route: StepRoute, name: str) -> Response:
-        """Run one step request; ``req`` is a werkzeug request (Flask's, or the fast path's)."""
+    def handle(self, req: Any, route: StepRoute, name: str) -> StepAnswer:
+        """Run one step request; ``req`` is a werkzeug request (Flask's) or the fast path's
+        :class:`~._plain_wsgi.StepRequest`, which has the same ``environ``, ``stream``,
+        ``content_length`` and ``headers``."""
         kind = route.kind
         environ = req.environ
         known = kind is CONNECTION_TEST or name in kind.steps(self.plugin)
@@ -197,7 +142,9 @@ class StepEndpoints:
         with WATCHDOG.guard(environ.get("gunicorn.socket"), deadline_seconds) as deadline:
             try:
                 message, spare = self.reader.load_spare(req.stream, req.content_length)
-            except (BodyError, HTTPException, OSError) as error:
+            except Exception as error:  # noqa: BLE001 - anything else is raised again just below
+                if not isinstance(error, (BodyError, OSError)) and not is_http_error(error):
+                    raise
                 message, spare, failure = None, None, error
             else:
                 failure = None
@@ -206,7 +153,7 @@ class StepEndpoints:
             return self._refuse(408, kind, text, None)
         if isinstance(failure, BodyError):
             return self._refuse(failure.status, kind, str(failure), None)
-        if isinstance(failure, HTTPException):  # the stream itself enforced MAX_CONTENT_LENGTH
+        if failure is not None and is_http_error(failure):  # the stream itself enforced MAX_CONTENT_LENGTH
             text = self.reader.too_large_message if failure.code == 413 else (failure.description or failure.name)
             return self._refuse(failure.code or 400, kind, text, None)
         if failure is not None:
@@ -229,11 +176,13 @@ class StepEndpoints:
         if self.settings.debug:
             self._log_message("Request output", reply.envelope, message)
         if kind is CONNECTION_TEST and reply.ok and (reply.envelope.get("body") or {}).get("output") is None:
-            return Response(status=204)
+            return StepAnswer(204, None)
         return self._reply(reply, spare)
 
-    def connection_test(self, connection_test_type: str) -> Response:
+    def connection_test(self, connection_test_type: str) -> Any:
         from flask import request
+
+        from ._responses import error_response
 
         route = CONNECTION_TEST_ROUTES.get(connection_test_type)
         if route is None:
@@ -241,18 +190,18 @@ class StepEndpoints:
             return error_response(
                 404, f"Unknown connection test {connection_test_type!r}: use 'test' or 'test_task'.", "Not Found"
             )
-        return self.handle(request._get_current_object(), route, "connection")  # type: ignore[attr-defined]
+        return self.handle(request._get_current_object(), route, "connection").to_response()  # type: ignore[attr-defined]
 
     def _masker(self, message: Any) -> Any:
         body = message.get("body") if isinstance(message, dict) else None
         connection = body.get("connection") if isinstance(body, dict) else None
         return masker_for(connection, self.connection_schema)
 
-    def _refuse(self, status: int, kind: StepKind, text: str, message: Any) -> Response:
+    def _refuse(self, status: int, kind: StepKind, text: str, message: Any) -> StepAnswer:
         """An error envelope for a step request the server rejects before running it."""
         return self._reply(refusal(self.plugin, kind, message, text, status))
 
-    def _reply(self, reply: Reply, spare: bytearray | None = None) -> Response:
+    def _reply(self, reply: Reply, spare: bytearray | None = None) -> StepAnswer:
         """The reply as JSON; written into ``spare`` (the spent request body) when msgspec writes it."""
         text: str | bytes | bytearray
         if self.encoder is None:
@@ -264,9 +213,7 @@ class StepEndpoints:
             text = reply.to_json(self.encoder)
         if reply.unwritable is not None:
             log.error(reply.unwritable)
-        if type(text) is bytearray:
-            return buffer_response(text, reply.http_status)
-        return Response(text, status=reply.http_status, mimetype=JSON_TYPE)
+        return StepAnswer(reply.http_status, text)
 
     def _log_message(self, label: str, payload: Any, message: Any) -> None:
         masker = self._masker(message)

@@ -21,20 +21,19 @@ from ._custom_config import ConfigStore
 from ._describe_routes import DescribeEndpoints
 from ._log import SERVER_LOGGER, bind_request_context
 from ._metrics import Metrics
+from ._plain_wsgi import JSON_TYPE  # noqa: F401 - kept importable from this module
+from ._responses import error_response, json_response  # noqa: F401 - json_response kept importable
 from ._settings import ServerSettings
 from ._shared import SharedState
 from ._spec import PluginSpec
 from ._step_routes import (  # noqa: F401 - names kept importable from this module
     INT_ID,
-    JSON_TYPE,
     ORG_ID,
     REQUEST_ID,
     SHUTDOWN_MESSAGE,
     STEP_ROUTES,
     StepEndpoints,
     StepRoute,
-    error_response,
-    json_response,
 )
 
 log = logging.getLogger(SERVER_LOGGER)
