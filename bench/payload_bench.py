@@ -128,6 +128,18 @@ class Server:
             raise RuntimeError(f"{self.name}: expected one worker, found {children}")
         return int(children[0])
 
+    def settle(self) -> None:
+        """Wait until the worker is idle: its RSS unchanged over 0.3 s (at most 5 s). A worker may
+        still be loading what it put off until after its first answer (ours: prometheus_client)."""
+        worker, last = self.worker, -1
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            rss = _status_kib(worker, "VmRSS")
+            if rss == last:
+                return
+            last = rss
+            time.sleep(0.3)
+
     def measure(self, body: bytes) -> dict[str, float]:
         worker = self.worker
         Path(f"/proc/{worker}/clear_refs").write_text("5")  # VmHWM := VmRSS
@@ -196,6 +208,7 @@ def main() -> int:
             first: dict[str, dict[str, float]] = {}
             for server in servers:
                 server.start()
+                server.settle()
                 first[server.name] = server.measure(bodies["no secret"])  # a fresh worker's first one
                 for body in bodies.values():  # warm: schemas compiled, masker forms derived, pages touched
                     server.measure(body)
@@ -214,7 +227,10 @@ def main() -> int:
         stdlib_rows = {("ours" if name == "ours-stdlib" else name, case): row for (name, case), row in http_rows.items()
                        if name != "ours"}  # fmt: skip
         _print_rows("the same, ours without msgspec (ICON_RUNTIME_STDLIB_JSON=1)", stdlib_rows, targets)
-        print("\nfirst large request of a fresh worker (no secret): peak RSS above its idle RSS, in MiB and payloads")
+        print(
+            "\nfirst large request of a fresh worker (no secret; after its start-up request, once idle):"
+            " peak RSS above its idle RSS, in MiB and payloads"
+        )
         payload = len(bodies["no secret"]) / 2**20
         for name, row in first.items():
             growth = row["peak_mib"] - row["idle_mib"]
