@@ -130,8 +130,11 @@ class _Switch(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        if not self.users and self.original is not None:
-            self.original.flush()
+        # Also called when an abandoned switch is collected (``IOBase.__del__`` closes it): by then
+        # the original may be closed (pytest's capture file of an earlier test).
+        original = self.original
+        if not self.users and original is not None and not getattr(original, "closed", False):
+            original.flush()
 
 
 class _BinarySwitch(io.RawIOBase):
