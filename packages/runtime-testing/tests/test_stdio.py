@@ -197,11 +197,11 @@ def test_a_step_the_fuzzer_gives_up_on_leaves_the_streams_as_they_were():
 
 
 def test_a_switch_over_a_closed_stream_flushes_and_closes_quietly() -> None:
-    import io
+    import os
 
     from insightconnect_plugin_runtime._testing_output import _Switch
 
-    original = io.StringIO()
+    original = open(os.devnull, "w")  # noqa: SIM115 - closed on purpose
     original.close()
     switch = _Switch("stdout", original)
     switch.flush()  # raised "I/O operation on closed file" (seen when a collected switch was closed)
