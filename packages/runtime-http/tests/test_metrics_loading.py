@@ -54,7 +54,7 @@ class Map:
         raise LookupError("no rule")
 
 
-middleware = _metrics.MetricsMiddleware(app, metrics, url_map=Map())
+middleware = _metrics.MetricsMiddleware(app, metrics, Map)
 calls = [("200 OK", "say_hello")] * 3 + [("400 BAD REQUEST", "say_hello"), ("404 NOT FOUND", None)]
 calls += [("500 INTERNAL SERVER ERROR", "-"), ("200 OK", "sleep")]
 loaded_during = []
@@ -110,7 +110,7 @@ def test_the_library_loads_once_the_first_answer_is_written(monkeypatch: pytest.
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setattr(_metrics, "LOAD_DELAY_SECONDS", 30.0)
     metrics = Metrics()
-    body = MetricsMiddleware(_hello, metrics, url_map=object())({}, lambda *args: None)
+    body = MetricsMiddleware(_hello, metrics, object)({}, lambda *args: None)
     time.sleep(0.1)
     assert not metrics.loaded  # written but not closed yet: the loader still waits
     body.close()
@@ -129,7 +129,7 @@ def test_a_long_first_request_does_not_keep_the_library_away(monkeypatch: pytest
         release.wait(10)
         return _hello(environ, start_response)
 
-    middleware = MetricsMiddleware(slow, metrics, url_map=object())
+    middleware = MetricsMiddleware(slow, metrics, object)
     worker = threading.Thread(target=lambda: middleware({}, lambda *args: None))
     worker.start()
     try:

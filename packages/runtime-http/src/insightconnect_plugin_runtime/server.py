@@ -219,7 +219,7 @@ class PluginServer:
         if self.metrics is not None:
             from .api._metrics import MetricsMiddleware
 
-            wsgi = MetricsMiddleware(wsgi, self.metrics, url_map_of=deferred.url_map)
+            wsgi = MetricsMiddleware(wsgi, self.metrics, deferred.url_map)
         return wsgi
 
     def _build_deferred_app(self) -> Any:

@@ -263,18 +263,16 @@ class MetricsMiddleware:
     their URL rule, resolved only for them.
     """
 
-    def __init__(self, app: Any, metrics: Metrics, url_map: Any = None, url_map_of: Any = None) -> None:
-        """``url_map`` is the app's werkzeug ``Map``; ``url_map_of`` a callable returning it when the
-        app is built later (it is asked only once a request went through the app)."""
+    def __init__(self, app: Any, metrics: Metrics, url_map_of: Any) -> None:
+        """``url_map_of`` returns the app's werkzeug ``Map``; it is asked only once a request went
+        through the app, so an app built later (``_deferred_app``) is not built for it."""
         self.app = app
         self.metrics = metrics
-        self.url_map = url_map
         self.url_map_of = url_map_of
 
     def _rule(self, environ: dict[str, Any]) -> str:
         try:
-            url_map = self.url_map if self.url_map is not None else self.url_map_of()
-            rule, _ = url_map.bind_to_environ(environ).match(return_rule=True)
+            rule, _ = self.url_map_of().bind_to_environ(environ).match(return_rule=True)
             return str(rule.rule)
         except Exception:  # 404 and 405 have no rule
             return "<unmatched>"

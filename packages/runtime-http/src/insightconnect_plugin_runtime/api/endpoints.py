@@ -82,7 +82,7 @@ class Endpoints(StepEndpoints, DescribeEndpoints, AdminEndpoints):
         if self.metrics is not None and middleware:
             from ._metrics import MetricsMiddleware
 
-            self._metrics_middleware = MetricsMiddleware(app.wsgi_app, self.metrics, app.url_map)
+            self._metrics_middleware = MetricsMiddleware(app.wsgi_app, self.metrics, lambda: app.url_map)
             app.wsgi_app = self._metrics_middleware  # type: ignore[method-assign]
         return app
 
